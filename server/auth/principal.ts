@@ -1,0 +1,13 @@
+export type AppRole = 'user' | 'admin';
+
+/** Who is calling, as established by a verified JWT. */
+export interface Principal {
+  userId: string;
+  role: AppRole;
+  /** The verified claims, passed to Postgres as `request.jwt.claims` so RLS sees what Supabase would. */
+  claims: Record<string, unknown>;
+  /** Token expiry, epoch seconds. */
+  expiresAt: number;
+}
+
+export const isAdmin = (p: Principal): boolean => p.role === 'admin';

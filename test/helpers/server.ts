@@ -1,0 +1,81 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { createApplication, type Application, type AppDeps } from '../../server/app.js';
+import { createTokenVerifier } from '../../server/auth/jwt.js';
+import type { AppRole } from '../../server/auth/principal.js';
+import { mintToken } from '../../server/auth/tokens.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import { Db } from '../../server/db/db.js';
+import { testEnv } from './global-setup.js';
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestServer {
+  url: string;
+  port: number;
+  config: Config;
+  app: Application;
+  db: Db;
+  httpServer: Server;
+  token(userId: string, role?: AppRole, opts?: { expiresInSeconds?: number }): string;
+  stop(): Promise<void>;
+}
+
+/** A real server on a free port against the run's database, configured as a user would. */
+export async function startTestServer(env: Record<string, string> = {}, extra: Partial<AppDeps> = {}): Promise<TestServer> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    DATABASE_URL: testEnv().databaseUrl,
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ACTIVITY_FLUSH_INTERVAL_MS: '100',
+    ...env,
+  });
+  const logger = pino({ level: config.log.level });
+  const db = new Db({ url: testEnv().databaseUrl, poolMax: 10, roleClaimPath: config.jwt.roleClaimPath, logger });
+  const httpServer = createServer();
+  const app = createApplication(httpServer, { config, db, logger, verifier: createTokenVerifier(config.jwt), ...extra });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const port = (httpServer.address() as AddressInfo).port;
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    config,
+    app,
+    db,
+    httpServer,
+    token: (userId, role = 'user', opts = {}) => mintToken({ secret: config.jwt.secret ?? TEST_SECRET, userId, appRole: role, ...opts }),
+    stop() {
+      stopped ??= app.stop().then(() => db.close());
+      return stopped;
+    },
+  };
+}
+
+/** fetch with a bearer token, returning status and parsed JSON body. */
+export async function request(
+  server: { url: string },
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined = opts.rawBody;
+  if (opts.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(opts.body);
+  } else if (body !== undefined) headers['content-type'] ??= 'application/json';
+  const res = await fetch(`${server.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
