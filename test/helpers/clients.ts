@@ -78,3 +78,12 @@ export function closeAll(): void {
   for (const s of open) s.close();
   open.clear();
 }
+
+/** Polls until the condition holds; throws with the description after the timeout. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Resolves once the child's output matches; rejects if it exits first or the timeout passes. */
+function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (pattern.test(output)) {
+        clearTimeout(timer);
+        resolve(output);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before ready; output:\n${output}`));
+    });
+  });
+}
+
+describe('embedded default (npm start with no settings)', function () {
+  this.timeout(120_000);
+  let child: ChildProcess | undefined;
+  const folder = mkdtempSync(path.join(tmpdir(), 'spotcast-embedded-'));
+  const port = 21000 + Math.floor(Math.random() * 10000);
+  const pgPort = 31000 + Math.floor(Math.random() * 10000);
+
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('boots from an empty folder, seeds demo lots, prints tokens, and answers the smoke check', async () => {
+    // Only the folder and ports differ from a newcomer's run, so parallel runs do not collide.
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      EMBEDDED_PG_DIR: path.join(folder, 'postgres'),
+      EMBEDDED_PG_PORT: String(pgPort),
+    };
+    child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = await waitForOutput(child, /spotcast is listening/, 90_000);
+
+    assert.match(output, /starting the embedded Postgres/);
+    assert.match(output, /seeded demo parking lots/);
+    assert.match(output, /single node \(no REDIS_URL: in-memory adapter\)/);
+    assert.match(output, /user token \(24 h\):\s+\S+\.\S+\.\S+/);
+    assert.match(output, /admin token \(24 h\):\s+\S+\.\S+\.\S+/);
+
+    const token = output.match(/user token \(24 h\):\s+(\S+)/)?.[1];
+    const { stdout } = await run(process.execPath, ['test/websocket-test.js'], {
+      env: { PATH: process.env.PATH, SPOTCAST_URL: `http://127.0.0.1:${port}`, SPOTCAST_TOKEN: token },
+    });
+    assert.match(stdout, /ok {3}lot Central Station Garage: \d+\/120 free/);
+    assert.match(stdout, /PASS smoke check/);
+  });
+
+  it('shuts down cleanly on SIGTERM, stopping its Postgres', async () => {
+    assert.ok(child);
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    const { stdout } = await run('sh', ['-c', `(echo > /dev/tcp/127.0.0.1/${pgPort}) 2>/dev/null && echo open || echo closed`], { shell: '/bin/bash' }).catch(() => ({ stdout: 'closed' }));
+    assert.match(stdout, /closed/);
+  });
+});
