@@ -85,8 +85,12 @@ declare
   n_events bigint := 0;
   n bigint;
 begin
-  if p_older_than < interval '1 hour' then
+  if p_older_than is null or p_older_than < interval '1 hour' then
     raise exception 'Refusing to delete logs younger than an hour' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  -- A chunk of 0 (or null) would never reach `n < p_chunk` and loop forever.
+  if p_chunk is null or p_chunk < 1 then
+    raise exception 'p_chunk must be at least 1' using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
   loop
     delete from public.realtime_connection_log where id in (

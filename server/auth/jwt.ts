@@ -57,7 +57,8 @@ export function createTokenVerifier(config: JwtConfig): TokenVerifier {
         throw new AuthError('TOKEN_CLAIMS_INVALID', checked.error.issues.map((i) => i.message).join('; '));
       }
       return {
-        userId: checked.data.sub,
+        // Canonical lower-case uuid: it names the user's room, and the database returns ids in lower case.
+        userId: checked.data.sub.toLowerCase(),
         role: appRole(payload, config.roleClaimPath),
         claims: payload as Record<string, unknown>,
         expiresAt: checked.data.exp,

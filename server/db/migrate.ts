@@ -14,6 +14,7 @@ export async function runMigrations(databaseUrl: string, logger: Logger, dir = M
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'spotcast-migrate' });
   await client.connect();
   try {
+    await ensureMigrationsTable(client);
     const applied = await migrate({ client }, dir, {
       logger: (msg) => logger.debug({ migrations: msg }, 'migration runner'),
     });
@@ -23,6 +24,33 @@ export async function runMigrations(databaseUrl: string, logger: Logger, dir = M
     return names;
   } finally {
     await client.end();
+  }
+}
+
+// postgres-migrations' own advisory lock key, so this step is serialised with its runs.
+const RUNNER_LOCK_KEY = '-8525285245963000605';
+
+/**
+ * postgres-migrations decides whether its table exists by looking for a table named `migrations`
+ * in any schema, then reads it unqualified. Supabase has `storage.migrations` (the storage API's
+ * own runner), so on a fresh project it would find that one and then fail reading `migrations`
+ * from `public`. Creating `public.migrations` first (the library's own definition; a no-op when it
+ * exists) makes the check and the read agree; the library still records its migration 0.
+ */
+async function ensureMigrationsTable(client: pg.Client): Promise<void> {
+  await client.query('begin');
+  try {
+    await client.query(`select pg_advisory_xact_lock(${RUNNER_LOCK_KEY})`);
+    await client.query(`create table if not exists public.migrations (
+      id integer primary key,
+      name varchar(100) unique not null,
+      hash varchar(40) not null,
+      executed_at timestamp default current_timestamp
+    )`);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
   }
 }
 

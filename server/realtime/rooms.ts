@@ -23,7 +23,9 @@ export function parseRoom(input: SubscribeInput): Room {
   const raw = input.room ?? '';
   const sep = raw.indexOf(':');
   const type = sep > 0 ? raw.slice(0, sep) : (input.type ?? raw);
-  const id = sep > 0 ? raw.slice(sep + 1) : raw;
+  // uuids are case-insensitive but room names are not: use the canonical (lower-case) form that
+  // the database returns and the broadcaster emits to, or the socket joins a room nobody emits to.
+  const id = (sep > 0 ? raw.slice(sep + 1) : raw).toLowerCase();
 
   if (type === 'parking_updates') return { kind: 'parking_updates', name: rooms.parkingUpdates };
   if (type === 'admin') return { kind: 'admin', name: rooms.admin };

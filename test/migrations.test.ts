@@ -1,0 +1,236 @@
+/**
+ * The migration runner against real, throwaway databases: idempotence, a Supabase-like database
+ * (its own `auth` functions and `storage.migrations`), refusal of an edited applied file, and the
+ * static rules every migration file follows.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { pino } from 'pino';
+import { loadMigrationFiles } from 'postgres-migrations';
+import { MIGRATIONS_DIR, runMigrations } from '../server/db/migrate.js';
+import { uniqueName, withDatabase } from './helpers/env.js';
+import { testEnv } from './helpers/global-setup.js';
+
+const logger = pino({ level: 'silent' });
+const RUNNER_TABLE_FILE = '0_create-migrations-table.sql';
+const sqlFiles = () => readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const appliedIds = (url: string) =>
+  withClient(url, async (c) => (await c.query<{ id: number }>('select id from public.migrations order by id')).rows.map((r) => r.id));
+
+describe('migrations', () => {
+  const databases: string[] = [];
+  const roles: string[] = [];
+  const dirs: string[] = [];
+
+  async function freshDatabase(prefix: string): Promise<string> {
+    const name = uniqueName(prefix);
+    await withClient(testEnv().adminUrl, (c) => c.query(`create database ${c.escapeIdentifier(name)}`));
+    databases.push(name);
+    return withDatabase(testEnv().adminUrl, name);
+  }
+
+  after(async function () {
+    this.timeout(60_000);
+    await withClient(testEnv().adminUrl, async (c) => {
+      for (const name of databases) await c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`);
+      for (const role of roles) await c.query(`drop role if exists ${c.escapeIdentifier(role)}`);
+    });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('run twice on a fresh database: the first run applies every file, the second nothing', async () => {
+    const url = await freshDatabase('spotcast_mig_twice');
+    const first = await runMigrations(url, logger);
+    assert.deepEqual(first, [RUNNER_TABLE_FILE, ...sqlFiles()]);
+    const second = await runMigrations(url, logger);
+    assert.deepEqual(second, []);
+    assert.deepEqual(await appliedIds(url), [0, ...sqlFiles().map((_, i) => i + 1)]);
+  });
+
+  it('two runners at once (several nodes starting) apply each file exactly once', async () => {
+    const url = await freshDatabase('spotcast_mig_race');
+    const results = await Promise.all([runMigrations(url, logger), runMigrations(url, logger)]);
+    const lengths = results.map((r) => r.length).sort((a, b) => a - b);
+    assert.deepEqual(lengths, [0, sqlFiles().length + 1]);
+    assert.deepEqual(await appliedIds(url), [0, ...sqlFiles().map((_, i) => i + 1)]);
+  });
+
+  describe('on a Supabase-like database', () => {
+    const owner = `supabase_auth_admin_${randomBytes(4).toString('hex')}`;
+    let url: string;
+    const authFunctions = (c: pg.Client) =>
+      c
+        .query<{ oid: number; proname: string; owner: string; prosrc: string }>(
+          `select p.oid, p.proname, pg_get_userbyid(p.proowner) as owner, p.prosrc
+             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = 'auth' order by p.proname`,
+        )
+        .then((r) => r.rows);
+    let original: Awaited<ReturnType<typeof authFunctions>>;
+
+    before(async () => {
+      url = await freshDatabase('spotcast_mig_supabase');
+      await withClient(testEnv().adminUrl, (c) => c.query(`create role ${c.escapeIdentifier(owner)} nologin noinherit`));
+      roles.push(owner);
+      await withClient(url, async (c) => {
+        const r = c.escapeIdentifier(owner);
+        // What a Supabase project has before our first migration: the auth schema and its
+        // functions owned by the auth service's role, and the storage API's own runner table.
+        await c.query(`create schema auth authorization ${r}`);
+        await c.query(`set role ${r}`);
+        await c.query(`
+          create function auth.uid() returns uuid language sql stable as $$
+            -- supabase original
+            select coalesce(
+              nullif(current_setting('request.jwt.claim.sub', true), ''),
+              (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+            )::uuid
+          $$`);
+        await c.query(`
+          create function auth.jwt() returns jsonb language sql stable as $$
+            -- supabase original
+            select coalesce(
+              nullif(current_setting('request.jwt.claim', true), ''),
+              nullif(current_setting('request.jwt.claims', true), '')
+            )::jsonb
+          $$`);
+        await c.query('reset role');
+        await c.query('create schema storage');
+        await c.query(`create table storage.migrations (
+          id integer primary key, name varchar(100) unique not null, hash varchar(40) not null,
+          executed_at timestamp default current_timestamp)`);
+        await c.query(`insert into storage.migrations (id, name, hash) values (0, 'create-migrations-table', repeat('0', 40))`);
+        original = await authFunctions(c);
+      });
+      assert.deepEqual(original.map((f) => [f.proname, f.owner]), [['jwt', owner], ['uid', owner]]);
+    });
+
+    it('the migrations apply', async () => {
+      const applied = await runMigrations(url, logger);
+      assert.deepEqual(applied, [RUNNER_TABLE_FILE, ...sqlFiles()]);
+      assert.deepEqual(await runMigrations(url, logger), []);
+    });
+
+    it('auth.uid() and auth.jwt() are the same functions, owner and body unchanged; only the missing auth.role() is added', async () => {
+      const after = await withClient(url, authFunctions);
+      const byName = new Map(after.map((f) => [f.proname, f]));
+      for (const f of original) assert.deepEqual(byName.get(f.proname), f);
+      assert.deepEqual([...byName.keys()].sort(), ['jwt', 'role', 'uid']);
+      assert.match(byName.get('uid')!.prosrc, /-- supabase original/);
+    });
+
+    it('the storage API’s migrations table is left alone and ours is public.migrations', async () => {
+      await withClient(url, async (c) => {
+        const { rows } = await c.query('select id, name from storage.migrations');
+        assert.deepEqual(rows, [{ id: 0, name: 'create-migrations-table' }]);
+        const ours = await c.query(`select count(*)::int as n from public.migrations`);
+        assert.equal(ours.rows[0].n, sqlFiles().length + 1);
+      });
+    });
+
+    it('the policies work with Supabase’s own auth functions', async () => {
+      await withClient(url, async (c) => {
+        const sub = '6f1c7a52-4a0e-4d8b-9a61-3f1f1e2b7c10';
+        await c.query('begin');
+        await c.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [
+          JSON.stringify({ sub, role: 'authenticated', app_metadata: { role: 'admin' } }),
+        ]);
+        const { rows } = await c.query('select auth.uid()::text as uid, public.is_admin() as admin');
+        assert.deepEqual(rows, [{ uid: sub, admin: true }]);
+        await c.query(`insert into public.notifications (user_id, title, message) values ($1, 't', 'm')`, [sub]);
+        await c.query('rollback');
+      });
+    });
+  });
+
+  it('an edited, already-applied migration is refused and nothing new is applied', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'spotcast-migrations-'));
+    dirs.push(dir);
+    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    const url = await freshDatabase('spotcast_mig_edited');
+    await runMigrations(url, logger, dir);
+    const appliedBefore = await appliedIds(url);
+
+    const files = sqlFiles();
+    const edited = files[1]!; // 002_…
+    const originalText = readFileSync(path.join(dir, edited), 'utf8');
+    appendFileSync(path.join(dir, edited), '\n-- edited after it was applied\n');
+    const next = `${String(files.length + 1).padStart(3, '0')}_should_not_run.sql`;
+    writeFileSync(path.join(dir, next), 'create table public.should_not_exist (id int);\nalter table public.should_not_exist enable row level security;\n');
+
+    await assert.rejects(runMigrations(url, logger, dir), (err: Error) => {
+      assert.match(err.message, /Hashes don't match/);
+      assert.ok(err.message.includes(edited), `error names the edited file: ${err.message}`);
+      return true;
+    });
+    assert.deepEqual(await appliedIds(url), appliedBefore);
+    await withClient(url, async (c) => {
+      const { rows } = await c.query(`select to_regclass('public.should_not_exist') as t`);
+      assert.equal(rows[0].t, null);
+    });
+
+    // Control: with the edit undone, the same folder applies the new file and only that.
+    writeFileSync(path.join(dir, edited), originalText);
+    assert.deepEqual(await runMigrations(url, logger, dir), [next]);
+  });
+
+  it('migration files are numbered consecutively from 001', async () => {
+    const files = sqlFiles();
+    assert.ok(files.length > 0);
+    assert.deepEqual(readdirSync(MIGRATIONS_DIR).filter((f) => !f.endsWith('.sql')), [], 'only .sql files in migrations/');
+    files.forEach((f, i) => {
+      assert.match(f, /^\d{3}_[a-z0-9_]+\.sql$/, `file name ${f}`);
+      assert.equal(Number(f.slice(0, 3)), i + 1, `${f} should be number ${i + 1}`);
+    });
+    // The runner's own check (consecutive ids after its migration 0) agrees.
+    const loaded = await loadMigrationFiles(MIGRATIONS_DIR);
+    assert.deepEqual(loaded.map((m) => m.id), [0, ...files.map((_, i) => i + 1)]);
+  });
+
+  it('every file enables RLS on each table it creates', () => {
+    for (const f of sqlFiles()) {
+      const sql = readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8').replace(/--[^\n]*/g, '');
+      const created = [...sql.matchAll(/create\s+table\s+(?:if\s+not\s+exists\s+)?(?:public\.)?"?(\w+)"?/gi)].map((m) => m[1]!.toLowerCase());
+      for (const table of created) {
+        const enabled = new RegExp(`alter\\s+table\\s+(?:public\\.)?"?${table}"?\\s+enable\\s+row\\s+level\\s+security`, 'i');
+        assert.match(sql, enabled, `${f} creates ${table} without enabling RLS on it`);
+      }
+    }
+  });
+
+  it('in the migrated database every table in public has RLS on, and every view runs as the invoker', async () => {
+    await withClient(testEnv().databaseUrl, async (c) => {
+      const { rows: tables } = await c.query<{ relname: string; relrowsecurity: boolean }>(
+        `select c.relname, c.relrowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p') order by c.relname`,
+      );
+      const names = tables.map((t) => t.relname);
+      for (const expected of ['migrations', 'notifications', 'parking_lots', 'admin_audit_log', 'realtime_connection_log', 'realtime_event_log']) {
+        assert.ok(names.includes(expected), `table ${expected} exists`);
+      }
+      assert.deepEqual(tables.filter((t) => !t.relrowsecurity).map((t) => t.relname), [], 'tables in public without RLS');
+
+      const { rows: views } = await c.query<{ relname: string; invoker: boolean }>(
+        `select c.relname, coalesce('security_invoker=true' = any(c.reloptions) or 'security_invoker=on' = any(c.reloptions), false) as invoker
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('v', 'm') order by c.relname`,
+      );
+      assert.deepEqual(views.filter((v) => !v.invoker).map((v) => v.relname), [], 'views in public that bypass the caller’s RLS');
+    });
+  });
+});
