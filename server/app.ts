@@ -1,19 +1,30 @@
 import type { Server as HttpServer } from 'node:http';
-import type { Adapter } from 'socket.io-adapter';
 import type { Express } from 'express';
+import type { Adapter } from 'socket.io-adapter';
 import { ActivityLog } from './activity/activity-log.js';
 import { createAdminService } from './admin/admin-service.js';
 import type { TokenVerifier } from './auth/jwt.js';
+import { createBookingService, type BookingService } from './bookings/booking-service.js';
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { migrationStatus } from './db/migrate.js';
+import { EventDispatcher } from './events/dispatcher.js';
+import { OutboxSweeper } from './events/sweeper.js';
+import { createBookingsRouter } from './http/bookings-router.js';
 import { createHealthRouter, type HealthCheck } from './http/health-router.js';
 import { createHttpApp } from './http/http-app.js';
+import { createNotificationsRouter } from './http/notifications-router.js';
+import { createPaymentsRouter } from './http/payments-router.js';
 import { createRealtimeRouter } from './http/realtime-router.js';
+import { cleanupLogs } from './jobs/cleanup.js';
+import { InProcessScheduler } from './jobs/in-process-scheduler.js';
+import type { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './logger.js';
+import { createNotificationService } from './notifications/notification-service.js';
 import { createParkingService } from './parking/parking-service.js';
 import { createBroadcaster } from './realtime/broadcaster.js';
 import { createAdminHandlers } from './realtime/handlers/admin-handlers.js';
+import { createBookingHandlers } from './realtime/handlers/booking-handlers.js';
 import { createParkingHandlers } from './realtime/handlers/parking-handlers.js';
 import { createSubscriptionHandlers } from './realtime/handlers/subscription-handlers.js';
 import { createIo, handleConnections, type IoOptions } from './realtime/io.js';
@@ -27,6 +38,8 @@ export interface AppDeps {
   verifier: TokenVerifier;
   /** A Socket.IO adapter constructor (the Redis adapter for several nodes); in-memory when absent. */
   adapter?: (nsp: unknown) => Adapter;
+  /** Where booking jobs run: BullMQ with Redis; in this process when absent. */
+  scheduler?: Scheduler;
   /** Extra readiness checks (e.g. Redis) beyond the database. */
   readinessChecks?: Record<string, HealthCheck>;
 }
@@ -35,7 +48,13 @@ export interface Application {
   io: IoServer;
   http: Express;
   activity: ActivityLog;
-  /** Stops accepting sockets, flushes logs and closes io. Idempotent. Does not close db or the http server's port owner. */
+  bookings: BookingService;
+  dispatcher: EventDispatcher;
+  sweeper: OutboxSweeper;
+  scheduler: Scheduler;
+  /** Starts background work (jobs, outbox sweeper). */
+  start(): Promise<void>;
+  /** Stops in order: background work, sockets (and the port), then flushes marks and logs. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -49,13 +68,35 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   if (deps.adapter) io.adapter(deps.adapter as never);
 
   const broadcaster = createBroadcaster(io);
-  const parking = createParkingService({ db, broadcaster });
+  const dispatcher = new EventDispatcher({ io, db, logger: logger.child({ component: 'dispatcher' }) });
+  const sweeper = new OutboxSweeper({
+    db,
+    dispatcher,
+    logger: logger.child({ component: 'sweeper' }),
+    intervalMs: config.outbox.sweepIntervalMs,
+    graceMs: config.outbox.graceMs,
+  });
+  const scheduler = deps.scheduler ?? new InProcessScheduler({ ...config.jobs, logger: logger.child({ component: 'jobs' }) });
+  const bookings = createBookingService({
+    db,
+    dispatcher,
+    scheduler,
+    logger: logger.child({ component: 'bookings' }),
+    holdSeconds: config.bookings.holdSeconds,
+    maxHours: config.bookings.maxHours,
+    ...(config.faultInjection === 'exit-after-commit'
+      ? { afterCommit: (events) => events.length > 0 && process.kill(process.pid, 'SIGKILL') }
+      : {}),
+  });
+  const parking = createParkingService({ db, dispatcher });
   const admin = createAdminService({ db, io, broadcaster, logger });
   const status = createStatusService({ io, nodeId: config.nodeId, logger });
+  const notifications = createNotificationService({ db });
 
   handleConnections(io, ioOptions, [
     createSubscriptionHandlers({ parking }),
     createParkingHandlers({ parking }),
+    createBookingHandlers({ bookings }),
     createAdminHandlers({ admin, parking }),
   ]);
 
@@ -77,20 +118,50 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
         },
       }),
     },
-    authenticated: { '/realtime': createRealtimeRouter({ parking, admin, status }) },
+    rawBody: {
+      '/payments': createPaymentsRouter({
+        bookings,
+        secret: config.payments.webhookSecret,
+        toleranceSeconds: config.payments.toleranceSeconds,
+        logger: logger.child({ component: 'payments' }),
+      }),
+    },
+    authenticated: {
+      '/realtime': createRealtimeRouter({ parking, admin, status }),
+      '/bookings': createBookingsRouter({ bookings }),
+      '/notifications': createNotificationsRouter({ notifications }),
+    },
   });
   httpServer.on('request', http);
+
+  const jobHandlers = {
+    advance: bookings.advance,
+    sweepDue: bookings.sweepDue,
+    cleanup: () =>
+      cleanupLogs({ db, logger, logRetentionDays: config.activity.retentionDays, eventRetentionHours: config.outbox.retentionHours }),
+  };
 
   let stopping: Promise<void> | undefined;
   return {
     io,
     http,
     activity,
+    bookings,
+    dispatcher,
+    sweeper,
+    scheduler,
+    async start() {
+      await scheduler.start(jobHandlers);
+      sweeper.start();
+    },
     stop() {
       stopping ??= (async () => {
+        await scheduler.stop();
+        await sweeper.stop();
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         });
+        await dispatcher.stop();
         await activity.stop();
       })();
       return stopping;

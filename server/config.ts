@@ -45,6 +45,20 @@ const envSchema = z.object({
   FRONTEND_URL: z.string().default('http://localhost:3000,http://localhost:5173'),
 
   BOOKING_HOLD_SECONDS: int(900, 1, 86_400),
+  BOOKING_MAX_HOURS: int(24, 1, 24 * 31),
+
+  PAYMENT_WEBHOOK_SECRET: optionalString,
+  PAYMENT_WEBHOOK_TOLERANCE_SECONDS: int(300, 1, 3600),
+
+  OUTBOX_SWEEP_INTERVAL_MS: int(1000, 50, 60_000),
+  OUTBOX_SWEEP_GRACE_MS: int(2000, 0, 600_000),
+  JOBS_SWEEP_INTERVAL_MS: int(5000, 100, 3_600_000),
+  JOBS_CLEANUP_INTERVAL_MS: int(3_600_000, 1000, 7 * 86_400_000),
+  JOBS_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).default('spotcast-bookings'),
+  JOBS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).default('spotcast'),
+
+  /** Test-only: `exit-after-commit` makes the process die between a booking's commit and its emit. */
+  FAULT_INJECTION: z.enum(['', 'exit-after-commit']).default(''),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: bool(false),
@@ -53,6 +67,7 @@ const envSchema = z.object({
   ACTIVITY_BATCH_MAX: int(500, 1, 10_000),
   ACTIVITY_BUFFER_MAX: int(50_000, 100, 1_000_000),
   LOG_RETENTION_DAYS: int(30, 1, 3650),
+  EVENT_LOG_RETENTION_HOURS: int(72, 1, 24 * 365),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
 });
@@ -80,7 +95,11 @@ export interface Config {
   redisUrl?: string;
   jwt: JwtConfig;
   corsOrigins: string[] | '*';
-  bookingHoldSeconds: number;
+  bookings: { holdSeconds: number; maxHours: number };
+  payments: { webhookSecret?: string; toleranceSeconds: number };
+  outbox: { sweepIntervalMs: number; graceMs: number; retentionHours: number };
+  jobs: { sweepIntervalMs: number; cleanupIntervalMs: number; queueName: string; prefix: string };
+  faultInjection?: 'exit-after-commit';
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
   activity: { enabled: boolean; flushIntervalMs: number; batchMax: number; bufferMax: number; retentionDays: number };
   shutdownTimeoutMs: number;
@@ -99,6 +118,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if (e.JWT_SECRET && e.JWT_PUBLIC_KEY) {
     throw new ConfigError('Set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256), not both');
+  }
+  if (e.NODE_ENV === 'production' && e.FAULT_INJECTION) {
+    throw new ConfigError('FAULT_INJECTION is for tests and is refused in production');
+  }
+  if (e.PAYMENT_WEBHOOK_SECRET && e.PAYMENT_WEBHOOK_SECRET.length < 16) {
+    throw new ConfigError('PAYMENT_WEBHOOK_SECRET must be at least 16 characters');
   }
   if (e.JWT_SECRET && e.JWT_SECRET.length < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 characters');
@@ -126,7 +151,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
     },
     corsOrigins: e.FRONTEND_URL.trim() === '*' ? '*' : e.FRONTEND_URL.split(',').map((s) => s.trim()).filter(Boolean),
-    bookingHoldSeconds: e.BOOKING_HOLD_SECONDS,
+    bookings: { holdSeconds: e.BOOKING_HOLD_SECONDS, maxHours: e.BOOKING_MAX_HOURS },
+    payments: { webhookSecret: e.PAYMENT_WEBHOOK_SECRET, toleranceSeconds: e.PAYMENT_WEBHOOK_TOLERANCE_SECONDS },
+    outbox: { sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS, graceMs: e.OUTBOX_SWEEP_GRACE_MS, retentionHours: e.EVENT_LOG_RETENTION_HOURS },
+    jobs: {
+      sweepIntervalMs: e.JOBS_SWEEP_INTERVAL_MS,
+      cleanupIntervalMs: e.JOBS_CLEANUP_INTERVAL_MS,
+      queueName: e.JOBS_QUEUE_NAME,
+      prefix: e.JOBS_PREFIX,
+    },
+    faultInjection: e.FAULT_INJECTION === '' ? undefined : e.FAULT_INJECTION,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     activity: {
       enabled: e.ACTIVITY_LOG_ENABLED,

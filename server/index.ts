@@ -9,7 +9,9 @@ import { Db } from './db/db.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { DEMO_ADMIN_ID, DEMO_USER_ID, seedDemoData } from './demo/seed.js';
+import { BullMqScheduler } from './jobs/bullmq-scheduler.js';
 import { createLogger, type Logger } from './logger.js';
+import { createRedisClients } from './redis.js';
 
 /** The only place that builds concrete clients (Postgres, Redis) and owns process lifetime. */
 async function main(): Promise<void> {
@@ -34,13 +36,28 @@ async function main(): Promise<void> {
     await runMigrations(databaseUrl, logger);
 
     const jwt = resolveJwt(config, logger);
+    const payments = resolveWebhookSecret(config, logger);
     const db = new Db({ url: databaseUrl, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger });
     cleanups.push(() => db.close());
     if (config.seedDemoData) await seedDemoData(db, logger);
 
+    const redis = config.redisUrl ? createRedisClients(config.redisUrl, logger) : undefined;
+    if (redis) cleanups.push(() => redis.close());
+    const scheduler = redis
+      ? new BullMqScheduler({ ...config.jobs, connection: redis.jobs, logger: logger.child({ component: 'jobs' }) })
+      : undefined;
+
     const httpServer = createServer();
-    const app = createApplication(httpServer, { config, db, logger, verifier: createTokenVerifier(jwt) });
+    const app = createApplication(httpServer, {
+      config: { ...config, payments },
+      db,
+      logger,
+      verifier: createTokenVerifier(jwt),
+      ...(redis ? { adapter: redis.adapter, scheduler, readinessChecks: { redis: () => redis.ping() } } : {}),
+    });
     cleanups.push(() => app.stop());
+    await app.start();
+    logger.info({ jobs: app.scheduler.kind }, app.scheduler.kind === 'bullmq' ? 'booking jobs run on BullMQ' : 'booking jobs run in this process');
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -87,9 +104,17 @@ async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => 
 function resolveJwt(config: Config, logger: Logger): Config['jwt'] {
   if (config.jwt.secret || config.jwt.publicKey) return config.jwt;
   const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
-  const dev = loadOrCreateDevSecret(dataDir);
+  const dev = loadOrCreateDevSecret(dataDir, 'dev-jwt-secret');
   logger.warn({ file: dev.file, created: dev.created }, 'no JWT_SECRET: using a development secret (never in production)');
   return { ...config.jwt, secret: dev.secret };
+}
+
+function resolveWebhookSecret(config: Config, logger: Logger): Config['payments'] {
+  if (config.payments.webhookSecret || config.env === 'production') return config.payments;
+  const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
+  const dev = loadOrCreateDevSecret(dataDir, 'dev-webhook-secret');
+  logger.warn({ file: dev.file }, 'no PAYMENT_WEBHOOK_SECRET: using a development webhook secret (never in production)');
+  return { ...config.payments, webhookSecret: dev.secret };
 }
 
 function printDemoTokens(config: Config, secret: string): void {

@@ -14,6 +14,8 @@ export interface HttpAppOptions {
   authenticated: Record<string, Router>;
   /** Routers open without a token (health). */
   open: Record<string, Router>;
+  /** Routers that read the raw body themselves (signed webhooks), mounted before JSON parsing. */
+  rawBody?: Record<string, Router>;
   bodyLimit?: string;
 }
 
@@ -23,6 +25,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   app.set('trust proxy', 'loopback');
   app.use(helmet());
   app.use(cors({ origin: opts.corsOrigins === '*' ? true : opts.corsOrigins, maxAge: 600 }));
+  for (const [path, router] of Object.entries(opts.rawBody ?? {})) app.use(path, router);
   app.use(express.json({ limit: opts.bodyLimit ?? '16kb' }));
 
   for (const [path, router] of Object.entries(opts.open)) app.use(path, router);

@@ -1,13 +1,14 @@
 import type { Principal } from '../auth/principal.js';
 import type { Db, Tx } from '../db/db.js';
 import { NotFoundError } from '../errors.js';
-import type { LotAvailability, ParkingUpdatedPayload, SetAvailabilityInput } from '../realtime/contract.js';
-import type { Broadcaster } from '../realtime/broadcaster.js';
+import type { EventDispatcher } from '../events/dispatcher.js';
+import type { LoggedEvent } from '../events/types.js';
+import type { LotAvailability, SetAvailabilityInput } from '../realtime/contract.js';
 
 export interface ParkingService {
   availability(principal: Principal, lotId?: string): Promise<LotAvailability[]>;
   lotExists(principal: Principal, lotId: string): Promise<boolean>;
-  setAvailability(principal: Principal, lotId: string, input: SetAvailabilityInput): Promise<ParkingUpdatedPayload>;
+  setAvailability(principal: Principal, lotId: string, input: SetAvailabilityInput): Promise<LotAvailability>;
 }
 
 const AVAILABILITY_COLUMNS = `parking_lot_id, name, total_spaces, out_of_service, occupied_unbooked, held,
@@ -26,8 +27,8 @@ export async function queryAvailability(tx: Tx, lotId?: string): Promise<LotAvai
   return rows.map(toAvailability);
 }
 
-export function createParkingService(deps: { db: Db; broadcaster: Broadcaster }): ParkingService {
-  const { db, broadcaster } = deps;
+export function createParkingService(deps: { db: Db; dispatcher: EventDispatcher }): ParkingService {
+  const { db, dispatcher } = deps;
   return {
     async availability(principal, lotId) {
       const lots = await db.asUser(principal, (tx) => queryAvailability(tx, lotId));
@@ -43,15 +44,16 @@ export function createParkingService(deps: { db: Db; broadcaster: Broadcaster })
     },
 
     async setAvailability(principal, lotId, input) {
-      const [lot] = await db.asUser(principal, async (tx) => {
-        const { rows } = await tx.query<AvailabilityRow>(
-          `select ${AVAILABILITY_COLUMNS} from public.set_lot_availability($1, $2, $3, $4, $5)`,
+      // The change and its parking_updated event commit together; the event is emitted after.
+      const result = await db.asUser(principal, async (tx) => {
+        const { rows } = await tx.query<{ r: { lot: AvailabilityRow & { updated_at: string }; events: LoggedEvent[] } }>(
+          'select public.set_lot_availability($1, $2, $3, $4, $5) as r',
           [lotId, input.available_spaces ?? null, input.out_of_service ?? null, input.is_open ?? null, input.reason ?? null],
         );
-        return rows.map(toAvailability);
+        return rows[0]!.r;
       });
-      if (!lot) throw new NotFoundError(`Parking lot ${lotId} does not exist`);
-      return broadcaster.parkingUpdated(lot, 'availability_updated');
+      dispatcher.dispatch(result.events);
+      return { ...result.lot, updated_at: new Date(result.lot.updated_at).toISOString() };
     },
   };
 }

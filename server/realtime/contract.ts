@@ -62,6 +62,27 @@ export const announcementSchema = z.object({
 });
 export type AnnouncementInput = z.infer<typeof announcementSchema>;
 
+const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' });
+
+export const createBookingSchema = z
+  .object({
+    parking_lot_id: uuid,
+    /** Default: now. */
+    starts_at: isoDate.optional(),
+    ends_at: isoDate.optional(),
+    /** Instead of ends_at. */
+    duration_minutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+    idempotency_key: z.string().trim().min(1).max(200).optional(),
+    vehicle_plate: z.string().trim().min(1).max(20).optional(),
+  })
+  .refine((v) => (v.ends_at === undefined) !== (v.duration_minutes === undefined), {
+    message: 'give exactly one of ends_at or duration_minutes',
+  });
+export type CreateBookingInput = z.infer<typeof createBookingSchema>;
+
+export const bookingRefSchema = z.object({ booking_id: uuid });
+export const cancelBookingSchema = z.object({ booking_id: uuid, reason: z.string().trim().max(500).optional() });
+
 // ---- server → client payloads --------------------------------------------------------------
 
 export interface PublicUser {
@@ -92,8 +113,47 @@ export interface LotAvailability {
   updated_at: string;
 }
 
-export interface ParkingUpdatedPayload extends LotAvailability {
+/** Where an event sits in its stream (a room): clients drop duplicates and notice gaps by seq. */
+export interface Sequenced {
+  event_id: number;
+  room: string;
+  seq: number;
+}
+
+export interface ParkingUpdatedPayload extends LotAvailability, Partial<Sequenced> {
   action: string;
+  timestamp: string;
+}
+
+export interface BookingView {
+  id: string;
+  user_id: string;
+  parking_lot_id: string;
+  starts_at: string;
+  ends_at: string;
+  status: 'pending' | 'confirmed' | 'active' | 'completed' | 'cancelled' | 'expired';
+  hold_expires_at: string | null;
+  amount_cents: number;
+  currency: string;
+  vehicle_plate: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BookingUpdatedPayload extends Sequenced {
+  booking_id: string;
+  status: BookingView['status'];
+  action: string;
+  booking: BookingView;
+  timestamp: string;
+}
+
+export interface PaymentUpdatedPayload extends Sequenced {
+  payment_id: string;
+  booking_id: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'refunded';
+  action: string;
+  payment: Record<string, unknown>;
   timestamp: string;
 }
 
@@ -102,7 +162,7 @@ export interface AvailabilityReply {
   timestamp: string;
 }
 
-export interface NotificationPayload {
+export interface NotificationPayload extends Partial<Sequenced> {
   id?: string;
   title: string;
   message: string;
@@ -151,10 +211,10 @@ export interface ClientToServerEvents {
   get_parking_availability: (payload: AvailabilityQuery, ack?: Ack<AvailabilityReply>) => void;
   get_live_stats: (payload?: Record<string, never>, ack?: Ack<LiveStatsPayload>) => void;
   send_announcement: (payload: z.input<typeof announcementSchema>, ack?: Ack<AnnouncementPayload>) => void;
-  set_parking_availability: (
-    payload: z.input<typeof setAvailabilityEventSchema>,
-    ack?: Ack<ParkingUpdatedPayload>,
-  ) => void;
+  set_parking_availability: (payload: z.input<typeof setAvailabilityEventSchema>, ack?: Ack<LotAvailability>) => void;
+  create_booking: (payload: CreateBookingInput, ack?: Ack<{ booking: BookingView; replayed: boolean }>) => void;
+  cancel_booking: (payload: z.input<typeof cancelBookingSchema>, ack?: Ack<{ booking: BookingView }>) => void;
+  get_booking_status: (payload: z.input<typeof bookingRefSchema>, ack?: Ack<{ booking: BookingView }>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -163,6 +223,11 @@ export interface ServerToClientEvents {
   unsubscribed: (payload: { room: string; was_subscribed: boolean }) => void;
   parking_availability: (payload: AvailabilityReply) => void;
   parking_updated: (payload: ParkingUpdatedPayload) => void;
+  booking_updated: (payload: BookingUpdatedPayload) => void;
+  payment_updated: (payload: PaymentUpdatedPayload) => void;
+  booking_created: (payload: { booking: BookingView; replayed: boolean }) => void;
+  booking_cancelled: (payload: { booking: BookingView }) => void;
+  booking_status: (payload: { booking: BookingView }) => void;
   notification: (payload: NotificationPayload) => void;
   system_announcement: (payload: AnnouncementPayload) => void;
   live_stats: (payload: LiveStatsPayload) => void;

@@ -10,6 +10,7 @@ import { Db } from '../../server/db/db.js';
 import { testEnv } from './global-setup.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
 
 export interface TestServer {
   url: string;
@@ -31,6 +32,8 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     JWT_SECRET: TEST_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ACTIVITY_FLUSH_INTERVAL_MS: '100',
+    PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    OUTBOX_SWEEP_GRACE_MS: '500',
     ...env,
   });
   const logger = pino({ level: config.log.level });
@@ -38,6 +41,7 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
   const httpServer = createServer();
   const app = createApplication(httpServer, { config, db, logger, verifier: createTokenVerifier(config.jwt), ...extra });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  await app.start();
   const port = (httpServer.address() as AddressInfo).port;
   let stopped: Promise<void> | undefined;
   return {

@@ -1,0 +1,71 @@
+import type { Db } from '../db/db.js';
+import type { Logger } from '../logger.js';
+import type { IoServer } from '../realtime/types.js';
+import { wirePayload, type LoggedEvent } from './types.js';
+
+export interface DispatcherOptions {
+  io: IoServer;
+  db: Db;
+  logger: Logger;
+  /** How often emitted events are marked dispatched (one UPDATE for all of them). */
+  markIntervalMs?: number;
+}
+
+/**
+ * Emits committed events to their rooms, then marks them dispatched in batches. Marking late is
+ * safe: an event not yet marked may be emitted again by the sweeper (clients drop it by seq),
+ * never lost. Emitting before commit would be the unsafe order, and nothing here does that.
+ */
+export class EventDispatcher {
+  private toMark: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private marking: Promise<void> | undefined;
+  readonly stats = { emitted: 0, marked: 0 };
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.timer = setInterval(() => void this.flushMarks(), opts.markIntervalMs ?? 100);
+    this.timer.unref();
+  }
+
+  /** Emits each event to all its rooms at once (a socket in several of them gets it once). */
+  emit(events: LoggedEvent[]): void {
+    for (const e of events) {
+      (this.opts.io.to(e.rooms).emit as (ev: string, p: unknown) => boolean)(e.event, wirePayload(e));
+      this.stats.emitted++;
+    }
+  }
+
+  /** After commit: emit now, mark dispatched shortly after. */
+  dispatch(events: LoggedEvent[]): void {
+    if (events.length === 0) return;
+    this.emit(events);
+    for (const e of events) this.toMark.push(e.id);
+  }
+
+  async flushMarks(): Promise<void> {
+    while (this.marking) await this.marking;
+    if (this.toMark.length === 0) return;
+    const ids = this.toMark.splice(0);
+    this.marking = this.opts.db
+      .asSystem((tx) => tx.query('update public.event_log set dispatched_at = now() where id = any($1::bigint[]) and dispatched_at is null', [ids]))
+      .then(
+        () => {
+          this.stats.marked += ids.length;
+        },
+        (err: unknown) => {
+          // Unmarked events are re-emitted by the sweeper: duplicates, never losses.
+          this.opts.logger.warn({ err, count: ids.length }, 'could not mark events dispatched; the sweeper will re-emit them');
+        },
+      )
+      .finally(() => {
+        this.marking = undefined;
+      });
+    await this.marking;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flushMarks();
+  }
+}

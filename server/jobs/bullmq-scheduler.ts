@@ -1,0 +1,87 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { jobId, type JobHandlers, type ScheduledWork, type Scheduler, type ScheduleTiming, type Transition } from './scheduler.js';
+
+export interface BullMqSchedulerOptions extends ScheduleTiming {
+  /** A connection with maxRetriesPerRequest: null (BullMQ's workers block on it). */
+  connection: Redis;
+  queueName: string;
+  prefix: string;
+  logger: Logger;
+  concurrency?: number;
+}
+
+const TRANSITIONS = new Set<string>(['expire', 'activate', 'complete']);
+
+/**
+ * Booking transitions as delayed BullMQ jobs with deterministic ids, retried with backoff by
+ * BullMQ itself; a repeatable sweep catches whatever was lost (e.g. Redis was flushed), and a
+ * repeatable clean-up trims old logs. Any node's worker may run any job.
+ */
+export class BullMqScheduler implements Scheduler {
+  readonly kind = 'bullmq' as const;
+  private readonly queue: Queue;
+  private worker: Worker | undefined;
+
+  constructor(private readonly opts: BullMqSchedulerOptions) {
+    this.queue = new Queue(opts.queueName, {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      defaultJobOptions: {
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: true,
+        removeOnFail: 1000,
+      },
+    });
+    this.queue.on('error', (err) => opts.logger.warn({ err }, 'job queue error'));
+  }
+
+  async start(handlers: JobHandlers): Promise<void> {
+    await this.queue.upsertJobScheduler('sweep-due', { every: this.opts.sweepIntervalMs }, { name: 'sweep' });
+    await this.queue.upsertJobScheduler('cleanup-logs', { every: this.opts.cleanupIntervalMs }, { name: 'cleanup' });
+    this.worker = new Worker(this.opts.queueName, (job) => this.run(job, handlers), {
+      connection: this.opts.connection,
+      prefix: this.opts.prefix,
+      concurrency: this.opts.concurrency ?? 10,
+    });
+    this.worker.on('error', (err) => this.opts.logger.warn({ err }, 'job worker error'));
+    this.worker.on('failed', (job, err) =>
+      this.opts.logger.warn({ err, job: job?.id, attempts: job?.attemptsMade }, 'job failed; BullMQ retries it with backoff'),
+    );
+  }
+
+  async schedule(work: ScheduledWork[]): Promise<void> {
+    if (work.length === 0) return;
+    await this.queue.addBulk(
+      work.map((w) => ({
+        name: w.transition,
+        data: { bookingId: w.bookingId },
+        opts: { jobId: jobId(w), delay: Math.max(0, w.at.getTime() - Date.now()) },
+      })),
+    );
+  }
+
+  async depth(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    this.worker = undefined;
+    await this.queue.close();
+  }
+
+  private async run(job: Job, handlers: JobHandlers): Promise<unknown> {
+    if (TRANSITIONS.has(job.name)) {
+      const bookingId = (job.data as { bookingId?: unknown }).bookingId;
+      if (typeof bookingId !== 'string') throw new Error(`job ${job.id} has no bookingId`);
+      return handlers.advance(bookingId, job.name as Transition);
+    }
+    if (job.name === 'sweep') return handlers.sweepDue();
+    if (job.name === 'cleanup') return handlers.cleanup();
+    throw new Error(`unknown job ${job.name}`);
+  }
+}

@@ -1,0 +1,22 @@
+import type { BookingService } from '../../bookings/booking-service.js';
+import { toCreateCommand } from '../../bookings/commands.js';
+import { bookingRefSchema, cancelBookingSchema, createBookingSchema } from '../contract.js';
+import type { IoSocket } from '../types.js';
+import { on, type HandlerContext } from '../validate.js';
+
+/** Booking events; the same service as the REST routes, so both behave identically. */
+export function createBookingHandlers(deps: { bookings: BookingService }) {
+  return (socket: IoSocket, ctx: HandlerContext): void => {
+    on(socket, ctx, 'create_booking', createBookingSchema, 'booking_created', (input) =>
+      deps.bookings.create(socket.data.principal, toCreateCommand(input)),
+    );
+
+    on(socket, ctx, 'cancel_booking', cancelBookingSchema, 'booking_cancelled', async ({ booking_id, reason }) => ({
+      booking: await deps.bookings.cancel(socket.data.principal, booking_id, reason),
+    }));
+
+    on(socket, ctx, 'get_booking_status', bookingRefSchema, 'booking_status', async ({ booking_id }) => ({
+      booking: await deps.bookings.get(socket.data.principal, booking_id),
+    }));
+  };
+}

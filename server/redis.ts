@@ -1,0 +1,57 @@
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
+
+export interface RedisClients {
+  pub: Redis;
+  sub: Redis;
+  /** For BullMQ: maxRetriesPerRequest must be null, its workers block on the connection. */
+  jobs: Redis;
+  adapter: ReturnType<typeof createAdapter>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The node's Redis connections. Every client has an error listener and retries forever with a
+ * capped backoff: a Redis outage degrades cross-node delivery and jobs, it never crashes a node.
+ */
+export function createRedisClients(url: string, logger: Logger): RedisClients {
+  const log = logger.child({ component: 'redis' });
+  const make = (name: string, extra: RedisOptions = {}) => {
+    const client = new Redis(url, {
+      connectionName: `spotcast-${name}`,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      ...extra,
+    });
+    let down = false;
+    client.on('error', (err) => {
+      if (!down) log.warn({ err: err.message, client: name }, 'Redis connection error');
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) log.info({ client: name }, 'Redis connection restored');
+      down = false;
+    });
+    return client;
+  };
+  const pub = make('pub');
+  const sub = make('sub');
+  const jobs = make('jobs', { maxRetriesPerRequest: null });
+  let closed = false;
+  return {
+    pub,
+    sub,
+    jobs,
+    adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }),
+    async ping() {
+      const answer = await pub.ping();
+      if (answer !== 'PONG') throw new Error(`unexpected PING answer ${answer}`);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([pub.quit(), sub.quit(), jobs.quit()]);
+    },
+  };
+}
