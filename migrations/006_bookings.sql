@@ -319,14 +319,14 @@ declare
   v_action text;
   v_confirmed boolean := false;
   events jsonb := '[]'::jsonb;
-  outcome jsonb;
+  v_outcome jsonb;
 begin
   insert into public.payment_webhook_events (provider_event_id, type, booking_id)
   values (p_event_id, p_type, p_booking_id) on conflict do nothing;
   if not found then
-    select jsonb_build_object('duplicate', true) || coalesce(e.outcome, '{}'::jsonb) into outcome
+    select jsonb_build_object('duplicate', true) || coalesce(e.outcome, '{}'::jsonb) into v_outcome
       from public.payment_webhook_events e where e.provider_event_id = p_event_id;
-    return outcome;
+    return v_outcome;
   end if;
 
   select * into b from public.bookings where id = p_booking_id;
@@ -379,9 +379,9 @@ begin
       jsonb_build_object('booking_id', b.id, 'payment_id', p.id), null));
   end if;
 
-  outcome := jsonb_build_object('payment_id', p.id, 'payment_status', p.status, 'booking_status', b.status);
-  update public.payment_webhook_events set outcome = outcome where provider_event_id = p_event_id;
-  return outcome || jsonb_build_object('duplicate', false, 'booking', public.booking_json(b), 'events', events);
+  v_outcome := jsonb_build_object('payment_id', p.id, 'payment_status', p.status, 'booking_status', b.status);
+  update public.payment_webhook_events e set outcome = v_outcome where e.provider_event_id = p_event_id;
+  return v_outcome || jsonb_build_object('duplicate', false, 'booking', public.booking_json(b), 'events', events);
 end
 $$;
 
