@@ -101,13 +101,15 @@ as $$
   ) s
 $$;
 
+-- The wall clock, not the transaction's start: called after the lot lock, it counts every booking
+-- committed before that lock, however late its transaction began.
 create or replace function public.lot_held_now(p_lot_id uuid) returns integer
-language sql stable security definer
+language sql volatile security definer
 set search_path = ''
 as $$
   select count(*)::integer from public.bookings b
   where b.parking_lot_id = p_lot_id and b.status in ('pending', 'confirmed', 'active')
-    and b.starts_at <= now() and b.ends_at > now()
+    and b.starts_at <= clock_timestamp() and b.ends_at > clock_timestamp()
 $$;
 
 -- ---- events of a booking ----------------------------------------------------------------------
@@ -155,10 +157,13 @@ $$;
 -- A booking for the caller. The lot row lock serialises every booking of the lot (on every node),
 -- so the capacity check and the insert are one step: two clients can never both take the last
 -- space. With an idempotency key, the same key returns the same booking, never two.
+-- A null start means now by the database's clock (read under the lot lock, so "now" bookings of
+-- a lot are ordered as they commit); a null end means start plus p_duration_minutes.
 create or replace function public.create_booking(
   p_lot_id uuid, p_starts_at timestamptz, p_ends_at timestamptz,
   p_hold_seconds integer default 900, p_idempotency_key text default null,
-  p_vehicle_plate text default null, p_max_hours integer default 24
+  p_vehicle_plate text default null, p_max_hours integer default 24,
+  p_duration_minutes integer default null
 ) returns jsonb
 language plpgsql security definer
 set search_path = ''
@@ -169,18 +174,20 @@ declare
   b public.bookings;
   v_peak integer;
   v_capacity integer;
+  v_starts timestamptz;
+  v_ends timestamptz;
 begin
   if v_uid is null then
     raise exception 'No user in the request claims' using errcode = '42501', hint = 'FORBIDDEN';
   end if;
-  if p_starts_at is null or p_ends_at is null or p_ends_at <= p_starts_at then
+  if p_ends_at is null and (p_duration_minutes is null or p_duration_minutes < 1) then
+    raise exception 'give ends_at or a positive duration' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  if p_starts_at is not null and p_ends_at is not null and p_ends_at <= p_starts_at then
     raise exception 'ends_at must be after starts_at' using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
   if p_starts_at < now() - interval '5 minutes' then
     raise exception 'starts_at is in the past' using errcode = '22023', hint = 'VALIDATION_ERROR';
-  end if;
-  if p_ends_at - p_starts_at > make_interval(hours => p_max_hours) then
-    raise exception 'A booking may last at most % hours', p_max_hours using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
   if p_hold_seconds is null or p_hold_seconds < 1 or p_hold_seconds > 86400 then
     raise exception 'hold must be between 1 second and 1 day' using errcode = '22023', hint = 'VALIDATION_ERROR';
@@ -203,8 +210,17 @@ begin
     raise exception 'Parking lot % is closed', lot.name using errcode = 'P0001', hint = 'LOT_CLOSED';
   end if;
 
+  v_starts := coalesce(p_starts_at, clock_timestamp());
+  v_ends := coalesce(p_ends_at, v_starts + make_interval(mins => p_duration_minutes));
+  if v_ends <= v_starts then
+    raise exception 'ends_at must be after starts_at' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  if v_ends - v_starts > make_interval(hours => p_max_hours) then
+    raise exception 'A booking may last at most % hours', p_max_hours using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+
   v_capacity := public.lot_capacity(lot);
-  v_peak := public.lot_peak_holds(p_lot_id, p_starts_at, p_ends_at);
+  v_peak := public.lot_peak_holds(p_lot_id, v_starts, v_ends);
   if v_peak >= v_capacity then
     raise exception 'No space left in % for that time (% of % bookable spaces held)', lot.name, v_peak, v_capacity
       using errcode = 'P0001', hint = 'LOT_FULL';
@@ -212,8 +228,8 @@ begin
 
   insert into public.bookings (user_id, parking_lot_id, starts_at, ends_at, status, hold_expires_at,
                                amount_cents, vehicle_plate, idempotency_key)
-  values (v_uid, p_lot_id, p_starts_at, p_ends_at, 'pending', now() + make_interval(secs => p_hold_seconds),
-          ceil(extract(epoch from (p_ends_at - p_starts_at)) / 3600 * lot.hourly_rate_cents)::integer,
+  values (v_uid, p_lot_id, v_starts, v_ends, 'pending', clock_timestamp() + make_interval(secs => p_hold_seconds),
+          ceil(extract(epoch from (v_ends - v_starts)) / 3600 * lot.hourly_rate_cents)::integer,
           p_vehicle_plate, p_idempotency_key)
   returning * into b;
 
@@ -467,10 +483,10 @@ grant execute on function public.lot_capacity(public.parking_lots), public.lot_p
   public.apply_payment_event(text, text, uuid, integer, text, text, text)
   to service_role;
 
-revoke execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text, integer),
+revoke execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text, integer, integer),
   public.cancel_booking(uuid, text), public.set_lot_availability(uuid, integer, integer, boolean, text)
   from public, anon;
-grant execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text, integer),
+grant execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text, integer, integer),
   public.cancel_booking(uuid, text), public.set_lot_availability(uuid, integer, integer, boolean, text)
   to authenticated, service_role;
 

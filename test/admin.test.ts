@@ -226,5 +226,28 @@ describe('admin actions', () => {
       const badLimit = await request(server, 'GET', '/realtime/connections?limit=0', { token: adminToken });
       assert.equal(badLimit.status, 400);
     });
+
+    it('lists booking transitions as booking activity, newest first, with who caused them', async () => {
+      const lot = await createLot(server.db, { total: 3 });
+      const userId = newUserId();
+      const userToken = server.token(userId);
+      const created = await request(server, 'POST', '/bookings', { token: userToken, body: { parking_lot_id: lot, duration_minutes: 30 } });
+      assert.equal(created.status, 201);
+      const bookingId = created.body.data.booking.id;
+      await request(server, 'POST', `/bookings/${bookingId}/cancel`, { token: adminToken, body: { reason: 'lot maintenance' } });
+
+      const res = await request(server, 'GET', '/realtime/booking-activity?limit=10', { token: adminToken });
+      assert.equal(res.status, 200);
+      const mine = res.body.data.activity.filter((a: { booking_id: string }) => a.booking_id === bookingId);
+      assert.deepEqual(
+        mine.map((a: { action: string; status: string; actor_id: string; user_id: string }) => [a.action, a.status, a.actor_id, a.user_id]),
+        [
+          ['cancelled', 'cancelled', adminId, userId],
+          ['created', 'pending', userId, userId],
+        ],
+      );
+      const denied = await request(server, 'GET', '/realtime/booking-activity', { token: userToken });
+      assert.equal(denied.status, 403);
+    });
   });
 });

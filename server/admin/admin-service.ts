@@ -17,16 +17,15 @@ export interface AdminService {
 }
 
 export interface BookingActivityRow {
+  event_id: number;
   occurred_at: string;
-  event: string;
-  user_id: string | null;
-  node_id: string;
-  ok: boolean;
-  error_code: string | null;
+  booking_id: string;
+  user_id: string;
+  parking_lot_id: string;
+  status: string;
+  action: string;
+  actor_id: string | null;
 }
-
-/** Client events that act on bookings, as written to the realtime event log. */
-const BOOKING_EVENTS = ['create_booking', 'cancel_booking', 'get_booking_status'];
 
 function requireAdmin(principal: Principal): void {
   if (principal.role !== 'admin') throw new ForbiddenError('Admin role required');
@@ -100,15 +99,19 @@ export function createAdminService(deps: { db: Db; io: IoServer; broadcaster: Br
 
     async bookingActivity(principal, limit) {
       requireAdmin(principal);
-      const rows = await db.asUser(principal, async (tx) => {
-        const { rows } = await tx.query<BookingActivityRow & { occurred_at: Date }>(
-          `select occurred_at, event, user_id, node_id, ok, error_code from public.realtime_event_log
-            where event = any($1) order by occurred_at desc, id desc limit $2`,
-          [BOOKING_EVENTS, limit],
+      // Every booking transition is a booking_updated event in the log, with who caused it.
+      const activity = await db.asUser(principal, async (tx) => {
+        const { rows } = await tx.query<BookingActivityRow>(
+          `select e.id::float8 as event_id, e.created_at as occurred_at, e.payload->>'booking_id' as booking_id,
+                  e.payload->'booking'->>'user_id' as user_id, e.payload->'booking'->>'parking_lot_id' as parking_lot_id,
+                  e.payload->>'status' as status, e.payload->>'action' as action, e.actor_id
+             from public.event_log e where e.event = 'booking_updated'
+            order by e.id desc limit $1`,
+          [limit],
         );
-        return rows;
+        return rows.map((r) => ({ ...r, occurred_at: new Date(r.occurred_at).toISOString() }));
       });
-      return { activity: rows.map((r) => ({ ...r, occurred_at: new Date(r.occurred_at).toISOString() })) };
+      return { activity };
     },
   };
 }

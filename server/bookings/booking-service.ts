@@ -82,14 +82,15 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
   return {
     async create(principal, cmd) {
       const result = await db.asUser(principal, (tx) =>
-        command<CommandResult & { replayed: boolean }>(tx, 'public.create_booking($1, $2, $3, $4, $5, $6, $7)', [
+        command<CommandResult & { replayed: boolean }>(tx, 'public.create_booking($1, $2, $3, $4, $5, $6, $7, $8)', [
           cmd.parking_lot_id,
-          cmd.starts_at.toISOString(),
-          cmd.ends_at.toISOString(),
+          cmd.starts_at?.toISOString() ?? null,
+          cmd.ends_at?.toISOString() ?? null,
           deps.holdSeconds,
           cmd.idempotency_key ?? null,
           cmd.vehicle_plate ?? null,
           deps.maxHours,
+          cmd.duration_minutes ?? null,
         ]),
       );
       await committed(result, result.replayed ? [] : followUps(result.booking));

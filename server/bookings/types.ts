@@ -16,10 +16,12 @@ export interface Booking {
   updated_at: string;
 }
 
+/** Without starts_at the booking starts now by the database's clock; give ends_at or duration_minutes. */
 export interface CreateBookingCommand {
   parking_lot_id: string;
-  starts_at: Date;
-  ends_at: Date;
+  starts_at?: Date;
+  ends_at?: Date;
+  duration_minutes?: number;
   idempotency_key?: string;
   vehicle_plate?: string;
 }

@@ -1,0 +1,52 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { BullMqScheduler } from '../../server/jobs/bullmq-scheduler.js';
+import { uniqueName } from './env.js';
+
+export interface TestQueue {
+  queueName: string;
+  prefix: string;
+  /** A scheduler on the shared queue, as one node would have. */
+  scheduler(opts?: { sweepIntervalMs?: number }): BullMqScheduler;
+  /** Direct access to the queue, to inspect or remove jobs as an operator could. */
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+/** A BullMQ queue with a random name and key prefix, so suites and runs never share jobs. */
+export function testQueue(redisUrl: string): TestQueue {
+  const queueName = uniqueName('q');
+  const prefix = uniqueName('spotcast_test');
+  const connections: Redis[] = [];
+  const connect = () => {
+    const c = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    connections.push(c);
+    return c;
+  };
+  const queue = new Queue(queueName, { connection: connect(), prefix });
+  const schedulers: BullMqScheduler[] = [];
+  return {
+    queueName,
+    prefix,
+    queue,
+    scheduler(opts = {}) {
+      const s = new BullMqScheduler({
+        connection: connect(),
+        queueName,
+        prefix,
+        logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+        sweepIntervalMs: opts.sweepIntervalMs ?? 3_600_000,
+        cleanupIntervalMs: 3_600_000,
+      });
+      schedulers.push(s);
+      return s;
+    },
+    async close() {
+      await Promise.allSettled(schedulers.map((s) => s.stop()));
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      await Promise.allSettled(connections.map((c) => c.quit()));
+    },
+  };
+}
