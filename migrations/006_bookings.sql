@@ -55,6 +55,17 @@ create table public.payment_webhook_events (
   received_at timestamptz not null default now()
 );
 
+-- The booking limits, set by the server from its configuration at start. A table only the service
+-- writes, so a caller of create_booking (e.g. over supabase-js rpc) cannot pick their own hold.
+create table public.booking_settings (
+  id boolean primary key default true check (id),
+  hold_seconds integer not null default 900 check (hold_seconds between 1 and 86400),
+  max_hours integer not null default 24 check (max_hours between 1 and 744),
+  updated_at timestamptz not null default now()
+);
+insert into public.booking_settings default values;
+
+alter table public.booking_settings enable row level security;
 alter table public.bookings enable row level security;
 alter table public.payments enable row level security;
 alter table public.payment_webhook_events enable row level security;
@@ -67,9 +78,19 @@ create policy webhook_events_admin_read on public.payment_webhook_events for sel
   using (public.is_admin());
 
 -- Reads only: every write goes through the functions below.
+revoke all on public.booking_settings from anon, authenticated;
+grant all on public.booking_settings to service_role;
 revoke all on public.bookings, public.payments, public.payment_webhook_events from anon, authenticated;
 grant select on public.bookings, public.payments, public.payment_webhook_events to authenticated;
 grant all on public.bookings, public.payments, public.payment_webhook_events to service_role;
+
+-- The server writes its configured limits here at start (service_role only).
+create or replace function public.configure_bookings(p_hold_seconds integer, p_max_hours integer) returns void
+language sql
+set search_path = ''
+as $$
+  update public.booking_settings set hold_seconds = p_hold_seconds, max_hours = p_max_hours, updated_at = now()
+$$;
 
 -- ---- capacity -------------------------------------------------------------------------------
 
@@ -152,6 +173,18 @@ begin
 end
 $$;
 
+-- payment_updated on the payer's stream (and to admins).
+create or replace function public.append_payment_event(p public.payments, p_action text, p_actor uuid)
+returns jsonb
+language sql
+set search_path = ''
+as $$
+  select public.append_event(
+    'user:' || p.user_id, 'payment_updated', array['user:' || p.user_id, 'admin'],
+    jsonb_build_object('payment_id', p.id, 'booking_id', p.booking_id, 'status', p.status, 'action', p_action,
+      'payment', to_jsonb(p), 'timestamp', clock_timestamp()), p_actor)
+$$;
+
 -- ---- commands ---------------------------------------------------------------------------------
 
 -- A booking for the caller. The lot row lock serialises every booking of the lot (on every node),
@@ -161,9 +194,8 @@ $$;
 -- a lot are ordered as they commit); a null end means start plus p_duration_minutes.
 create or replace function public.create_booking(
   p_lot_id uuid, p_starts_at timestamptz, p_ends_at timestamptz,
-  p_hold_seconds integer default 900, p_idempotency_key text default null,
-  p_vehicle_plate text default null, p_max_hours integer default 24,
-  p_duration_minutes integer default null
+  p_duration_minutes integer default null, p_idempotency_key text default null,
+  p_vehicle_plate text default null
 ) returns jsonb
 language plpgsql security definer
 set search_path = ''
@@ -176,6 +208,7 @@ declare
   v_capacity integer;
   v_starts timestamptz;
   v_ends timestamptz;
+  settings public.booking_settings;
 begin
   if v_uid is null then
     raise exception 'No user in the request claims' using errcode = '42501', hint = 'FORBIDDEN';
@@ -189,17 +222,27 @@ begin
   if p_starts_at < now() - interval '5 minutes' then
     raise exception 'starts_at is in the past' using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
-  if p_hold_seconds is null or p_hold_seconds < 1 or p_hold_seconds > 86400 then
-    raise exception 'hold must be between 1 second and 1 day' using errcode = '22023', hint = 'VALIDATION_ERROR';
-  end if;
+  select * into settings from public.booking_settings;
 
   if p_idempotency_key is not null then
     -- Same user and key, concurrently: the second waits here, then finds the first's booking.
     perform pg_advisory_xact_lock(hashtextextended(v_uid::text || '/' || p_idempotency_key, 0));
     select * into b from public.bookings where user_id = v_uid and idempotency_key = p_idempotency_key;
     if found then
+      if b.parking_lot_id <> p_lot_id then
+        raise exception 'This idempotency key was already used for another booking' using errcode = 'P0001', hint = 'IDEMPOTENCY_KEY_REUSED';
+      end if;
       return jsonb_build_object('booking', public.booking_json(b), 'replayed', true, 'events', '[]'::jsonb);
     end if;
+  end if;
+
+  -- A lot that is already full is refused without queueing for its lock: under a flood for the
+  -- last space, losers answer at once. (Correct: it was full at this statement's snapshot.)
+  select * into lot from public.parking_lots where id = p_lot_id;
+  v_starts := coalesce(p_starts_at, clock_timestamp());
+  v_ends := coalesce(p_ends_at, v_starts + make_interval(mins => p_duration_minutes));
+  if found and v_ends > v_starts and public.lot_peak_holds(p_lot_id, v_starts, v_ends) >= public.lot_capacity(lot) then
+    raise exception 'No space left in % for that time', lot.name using errcode = 'P0001', hint = 'LOT_FULL';
   end if;
 
   select * into lot from public.parking_lots where id = p_lot_id for update;
@@ -215,8 +258,8 @@ begin
   if v_ends <= v_starts then
     raise exception 'ends_at must be after starts_at' using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
-  if v_ends - v_starts > make_interval(hours => p_max_hours) then
-    raise exception 'A booking may last at most % hours', p_max_hours using errcode = '22023', hint = 'VALIDATION_ERROR';
+  if v_ends - v_starts > make_interval(hours => settings.max_hours) then
+    raise exception 'A booking may last at most % hours', settings.max_hours using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
 
   v_capacity := public.lot_capacity(lot);
@@ -228,7 +271,7 @@ begin
 
   insert into public.bookings (user_id, parking_lot_id, starts_at, ends_at, status, hold_expires_at,
                                amount_cents, vehicle_plate, idempotency_key)
-  values (v_uid, p_lot_id, v_starts, v_ends, 'pending', clock_timestamp() + make_interval(secs => p_hold_seconds),
+  values (v_uid, p_lot_id, v_starts, v_ends, 'pending', clock_timestamp() + make_interval(secs => settings.hold_seconds),
           ceil(extract(epoch from (v_ends - v_starts)) / 3600 * lot.hourly_rate_cents)::integer,
           p_vehicle_plate, p_idempotency_key)
   returning * into b;
@@ -249,6 +292,8 @@ as $$
 declare
   v_uid uuid := auth.uid();
   b public.bookings;
+  p public.payments;
+  events jsonb;
 begin
   select * into b from public.bookings where id = p_booking_id;
   -- Someone else's booking is reported exactly like a missing one: existence is not leaked.
@@ -263,14 +308,20 @@ begin
   end if;
   update public.bookings set status = 'cancelled', hold_expires_at = null, updated_at = now()
    where id = p_booking_id returning * into b;
-  return jsonb_build_object('booking', public.booking_json(b), 'events',
-    public.append_booking_events(b, 'cancelled', v_uid, true, 'Booking cancelled',
-      coalesce('Your booking was cancelled: ' || p_reason, 'Your booking was cancelled.'), 'warning'));
+  events := public.append_booking_events(b, 'cancelled', v_uid, true, 'Booking cancelled',
+      coalesce('Your booking was cancelled: ' || p_reason, 'Your booking was cancelled.'), 'warning');
+  -- A paid booking that is cancelled is owed back.
+  for p in update public.payments set status = 'refunded', updated_at = now()
+            where booking_id = b.id and status = 'succeeded' returning * loop
+    events := events || jsonb_build_array(public.append_payment_event(p, 'refund_due', v_uid));
+  end loop;
+  return jsonb_build_object('booking', public.booking_json(b), 'events', events);
 end
 $$;
 
 -- Time-based transitions, each a guarded update: a late, doubled or stale job changes nothing.
--- Returns null when there was nothing to do.
+-- Returns null when there is nothing to do, or {not_due, due_at} when the job came early (the
+-- caller's clock is behind the database's, or rounded away microseconds): it should retry then.
 create or replace function public.advance_booking(p_booking_id uuid, p_transition text)
 returns jsonb
 language plpgsql
@@ -279,29 +330,38 @@ as $$
 declare
   b public.bookings;
   v_lot uuid;
+  v_due timestamptz;
 begin
+  if p_transition not in ('expire', 'activate', 'complete') then
+    raise exception 'Unknown transition %', p_transition using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
   select parking_lot_id into v_lot from public.bookings where id = p_booking_id;
   if not found then return null; end if;
   perform 1 from public.parking_lots where id = v_lot for update;
+  select * into b from public.bookings where id = p_booking_id for update;
+
+  v_due := case p_transition
+    when 'expire' then case when b.status = 'pending' then b.hold_expires_at end
+    when 'activate' then case when b.status = 'confirmed' then b.starts_at end
+    else case when b.status in ('confirmed', 'active') then b.ends_at end
+  end;
+  if v_due is null then return null; end if;
+  if v_due > clock_timestamp() then
+    return jsonb_build_object('not_due', true, 'due_at', v_due);
+  end if;
 
   if p_transition = 'expire' then
     update public.bookings set status = 'expired', hold_expires_at = null, updated_at = now()
-     where id = p_booking_id and status = 'pending' and hold_expires_at <= now() returning * into b;
-    if not found then return null; end if;
+     where id = p_booking_id returning * into b;
     return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(
       b, 'expired', null, true, 'Hold expired', 'Your unpaid booking expired and its space was released.', 'warning'));
   elsif p_transition = 'activate' then
-    update public.bookings set status = 'active', updated_at = now()
-     where id = p_booking_id and status = 'confirmed' and starts_at <= now() and ends_at > now() returning * into b;
-    if not found then return null; end if;
+    if b.ends_at <= clock_timestamp() then return null; end if; -- already over: 'complete' handles it
+    update public.bookings set status = 'active', updated_at = now() where id = p_booking_id returning * into b;
     return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(b, 'activated', null, false));
-  elsif p_transition = 'complete' then
-    update public.bookings set status = 'completed', updated_at = now()
-     where id = p_booking_id and status in ('confirmed', 'active') and ends_at <= now() returning * into b;
-    if not found then return null; end if;
-    return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(b, 'completed', null, true));
   end if;
-  raise exception 'Unknown transition %', p_transition using errcode = '22023', hint = 'VALIDATION_ERROR';
+  update public.bookings set status = 'completed', updated_at = now() where id = p_booking_id returning * into b;
+  return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(b, 'completed', null, true));
 end
 $$;
 
@@ -353,7 +413,10 @@ begin
   select * into b from public.bookings where id = p_booking_id for update;
 
   if p_type = 'payment.succeeded' then
-    if b.status = 'pending' and p_amount_cents >= b.amount_cents then
+    if coalesce(p_currency, 'EUR') <> b.currency then
+      v_status := 'failed'; v_action := 'failed';
+      p_failure_reason := format('currency %s does not match the booking''s %s', p_currency, b.currency);
+    elsif b.status = 'pending' and p_amount_cents >= b.amount_cents then
       v_status := 'succeeded'; v_action := 'succeeded';
       update public.bookings set status = 'confirmed', hold_expires_at = null, updated_at = now()
        where id = b.id returning * into b;
@@ -361,9 +424,12 @@ begin
     elsif b.status = 'pending' then
       v_status := 'failed'; v_action := 'failed';
       p_failure_reason := format('amount %s is less than the booking''s %s', p_amount_cents, b.amount_cents);
-    elsif b.status in ('confirmed', 'active', 'completed') then
+    elsif b.status in ('confirmed', 'active', 'completed') and not exists (
+        select 1 from public.payments x where x.booking_id = b.id and x.status = 'succeeded'
+           and x.provider_payment_id <> p_provider_payment_id) then
       v_status := 'succeeded'; v_action := 'succeeded';
     else
+      -- Paid twice, or paid after the booking expired or was cancelled: owed back.
       v_status := 'refunded'; v_action := 'refund_due';
     end if;
   elsif p_type = 'payment.failed' then
@@ -372,20 +438,25 @@ begin
     raise exception 'Unknown payment event type %', p_type using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
 
+  -- A payment never moves back from succeeded or refunded (providers deliver out of order).
   insert into public.payments as x (booking_id, user_id, amount_cents, currency, status, provider_payment_id, failure_reason)
   values (b.id, b.user_id, p_amount_cents, coalesce(p_currency, 'EUR'), v_status, p_provider_payment_id, p_failure_reason)
   on conflict (provider, provider_payment_id) do update
     set status = excluded.status, amount_cents = excluded.amount_cents, failure_reason = excluded.failure_reason, updated_at = now()
+    where x.status not in ('succeeded', 'refunded')
   returning * into p;
+  if not found then
+    select * into p from public.payments x where x.provider = 'webhook' and x.provider_payment_id = p_provider_payment_id;
+    v_outcome := jsonb_build_object('payment_id', p.id, 'payment_status', p.status, 'booking_status', b.status, 'ignored', true);
+    update public.payment_webhook_events e set outcome = v_outcome where e.provider_event_id = p_event_id;
+    return v_outcome || jsonb_build_object('duplicate', false, 'booking', public.booking_json(b), 'events', '[]'::jsonb);
+  end if;
 
-  events := events || jsonb_build_array(public.append_event(
-    'user:' || b.user_id, 'payment_updated', array['user:' || b.user_id, 'admin'],
-    jsonb_build_object('payment_id', p.id, 'booking_id', b.id, 'status', p.status, 'action', v_action,
-      'payment', to_jsonb(p), 'timestamp', clock_timestamp()), null));
+  events := events || jsonb_build_array(public.append_payment_event(p, v_action, null));
   if v_confirmed then
     events := events || public.append_booking_events(b, 'confirmed', null, false,
       'Booking confirmed', 'Payment received: your space is booked.', 'success');
-  elsif v_action = 'failed' then
+  elsif v_action = 'failed' and b.status = 'pending' then
     events := events || jsonb_build_array(public.append_notification(b.user_id, 'Payment failed',
       coalesce('Your payment failed: ' || p_failure_reason, 'Your payment failed.') || ' Your space is still held until the hold runs out.',
       'error', jsonb_build_object('booking_id', b.id, 'payment_id', p.id), null));
@@ -473,20 +544,22 @@ $$;
 
 -- Privileges: callers may run the commands meant for them; the rest is the server's (service_role).
 revoke execute on function public.lot_capacity(public.parking_lots), public.lot_peak_holds(uuid, timestamptz, timestamptz),
+  public.append_payment_event(public.payments, text, uuid), public.configure_bookings(integer, integer),
   public.append_booking_events(public.bookings, text, uuid, boolean, text, text, text),
   public.advance_booking(uuid, text), public.due_bookings(integer),
   public.apply_payment_event(text, text, uuid, integer, text, text, text)
   from public, anon, authenticated;
 grant execute on function public.lot_capacity(public.parking_lots), public.lot_peak_holds(uuid, timestamptz, timestamptz),
+  public.append_payment_event(public.payments, text, uuid), public.configure_bookings(integer, integer),
   public.append_booking_events(public.bookings, text, uuid, boolean, text, text, text),
   public.advance_booking(uuid, text), public.due_bookings(integer),
   public.apply_payment_event(text, text, uuid, integer, text, text, text)
   to service_role;
 
-revoke execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text, integer, integer),
+revoke execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text),
   public.cancel_booking(uuid, text), public.set_lot_availability(uuid, integer, integer, boolean, text)
   from public, anon;
-grant execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text, integer, integer),
+grant execute on function public.create_booking(uuid, timestamptz, timestamptz, integer, text, text),
   public.cancel_booking(uuid, text), public.set_lot_availability(uuid, integer, integer, boolean, text)
   to authenticated, service_role;
 

@@ -29,6 +29,7 @@ import { createParkingHandlers } from './realtime/handlers/parking-handlers.js';
 import { createSubscriptionHandlers } from './realtime/handlers/subscription-handlers.js';
 import { createIo, handleConnections, type IoOptions } from './realtime/io.js';
 import { createStatusService } from './realtime/status-service.js';
+import { createTokenLifetime } from './realtime/token-lifetime.js';
 import type { IoServer } from './realtime/types.js';
 
 export interface AppDeps {
@@ -82,8 +83,6 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     dispatcher,
     scheduler,
     logger: logger.child({ component: 'bookings' }),
-    holdSeconds: config.bookings.holdSeconds,
-    maxHours: config.bookings.maxHours,
     ...(config.faultInjection === 'exit-after-commit'
       ? { afterCommit: (events) => events.length > 0 && process.kill(process.pid, 'SIGKILL') }
       : {}),
@@ -94,7 +93,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   const notifications = createNotificationService({ db });
 
   handleConnections(io, ioOptions, [
-    createSubscriptionHandlers({ parking }),
+    createTokenLifetime({ verifier }),
+    createSubscriptionHandlers({ parking, bookings, db, maxEvents: config.outbox.replayMaxEvents }),
     createParkingHandlers({ parking }),
     createBookingHandlers({ bookings }),
     createAdminHandlers({ admin, parking }),
@@ -151,13 +151,19 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     sweeper,
     scheduler,
     async start() {
+      await bookings.configure(config.bookings);
       await scheduler.start(jobHandlers);
       sweeper.start();
     },
     stop() {
       stopping ??= (async () => {
+        // Stop accepting first (open connections stay until io closes them below).
+        if (httpServer.listening) httpServer.close();
         await scheduler.stop();
         await sweeper.stop();
+        // Clients reconnect by themselves after a transport close (unlike a server-side
+        // disconnect), to another node behind the load balancer; tell them why first.
+        io.local.emit('server_shutdown', { message: 'This node is shutting down; reconnecting', reconnect: true, timestamp: new Date().toISOString() });
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         });

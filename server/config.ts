@@ -68,6 +68,7 @@ const envSchema = z.object({
   ACTIVITY_BUFFER_MAX: int(50_000, 100, 1_000_000),
   LOG_RETENTION_DAYS: int(30, 1, 3650),
   EVENT_LOG_RETENTION_HOURS: int(72, 1, 24 * 365),
+  REPLAY_MAX_EVENTS: int(1000, 1, 100_000),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
 });
@@ -97,7 +98,7 @@ export interface Config {
   corsOrigins: string[] | '*';
   bookings: { holdSeconds: number; maxHours: number };
   payments: { webhookSecret?: string; toleranceSeconds: number };
-  outbox: { sweepIntervalMs: number; graceMs: number; retentionHours: number };
+  outbox: { sweepIntervalMs: number; graceMs: number; retentionHours: number; replayMaxEvents: number };
   jobs: { sweepIntervalMs: number; cleanupIntervalMs: number; queueName: string; prefix: string };
   faultInjection?: 'exit-after-commit';
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
@@ -153,7 +154,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: e.FRONTEND_URL.trim() === '*' ? '*' : e.FRONTEND_URL.split(',').map((s) => s.trim()).filter(Boolean),
     bookings: { holdSeconds: e.BOOKING_HOLD_SECONDS, maxHours: e.BOOKING_MAX_HOURS },
     payments: { webhookSecret: e.PAYMENT_WEBHOOK_SECRET, toleranceSeconds: e.PAYMENT_WEBHOOK_TOLERANCE_SECONDS },
-    outbox: { sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS, graceMs: e.OUTBOX_SWEEP_GRACE_MS, retentionHours: e.EVENT_LOG_RETENTION_HOURS },
+    outbox: { sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS, graceMs: e.OUTBOX_SWEEP_GRACE_MS, retentionHours: e.EVENT_LOG_RETENTION_HOURS, replayMaxEvents: e.REPLAY_MAX_EVENTS },
     jobs: {
       sweepIntervalMs: e.JOBS_SWEEP_INTERVAL_MS,
       cleanupIntervalMs: e.JOBS_CLEANUP_INTERVAL_MS,

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './helpers/env.js';
 
 const run = promisify(execFile);
 
@@ -32,8 +33,12 @@ describe('embedded default (npm start with no settings)', function () {
   this.timeout(120_000);
   let child: ChildProcess | undefined;
   const folder = mkdtempSync(path.join(tmpdir(), 'spotcast-embedded-'));
-  const port = 21000 + Math.floor(Math.random() * 10000);
-  const pgPort = 31000 + Math.floor(Math.random() * 10000);
+  let port = 0;
+  let pgPort = 0;
+  before(async () => {
+    port = await freePort();
+    pgPort = await freePort();
+  });
 
   after(async () => {
     if (child && child.exitCode === null) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { call, closeAll, connect, newUserId, nextEvent, record, waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
+import { freePort } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
 import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
 
@@ -15,6 +16,7 @@ async function startDoomedNode(port: number): Promise<ChildProcess> {
       HOST: '127.0.0.1',
       DATABASE_URL: testEnv().databaseUrl,
       JWT_SECRET: TEST_SECRET,
+      PAYMENT_WEBHOOK_SECRET: 'doomed-node-webhook-secret',
       SEED_DEMO_DATA: 'false',
       FAULT_INJECTION: 'exit-after-commit',
       LOG_LEVEL: 'warn',
@@ -55,7 +57,7 @@ describe('event log: nothing committed is lost', function () {
     const bookingEvent = nextEvent(mine, 'booking_updated', () => true, 15_000);
     const lotEvent = nextEvent(watcher, 'parking_updated', (p) => p.action === 'booking_created', 15_000);
 
-    const port = 40000 + Math.floor(Math.random() * 10000);
+    const port = await freePort();
     const doomed = await startDoomedNode(port);
     const exited = new Promise<NodeJS.Signals | null>((r) => doomed.once('exit', (_code, signal) => r(signal)));
     const res = await fetch(`http://127.0.0.1:${port}/bookings`, {
@@ -81,12 +83,15 @@ describe('event log: nothing committed is lost', function () {
     assert.equal(booking.booking_id, rows[0].id);
     assert.equal(booking.room, `user:${userId}`);
     assert.equal(parking.available_spaces, 2);
-    const logged = await survivor.db.asSystem((tx) =>
-      tx.query(`select id::float8 as id, seq::float8 as seq, dispatched_at from public.event_log
-                 where stream in ($1, $2) order by id`, [`user:${userId}`, `parking_lot:${lot}`]),
-    );
+    const eventsOf = () =>
+      survivor.db.asSystem((tx) =>
+        tx.query(`select id::float8 as id, seq::float8 as seq, dispatched_at from public.event_log
+                   where stream in ($1, $2) order by id`, [`user:${userId}`, `parking_lot:${lot}`]),
+      );
+    // The sweeper emits inside its claiming transaction and marks on commit, a moment later.
+    await waitUntil(async () => (await eventsOf()).rows.every((r) => r.dispatched_at !== null), 5000, 'the sweeper to mark them');
+    const logged = await eventsOf();
     assert.ok(logged.rows.length >= 3, 'booking_updated, parking_updated and the notification were logged');
-    assert.ok(logged.rows.every((r) => r.dispatched_at !== null), 'all marked dispatched by the sweeper');
     assert.ok(logged.rows.some((r) => r.id === booking.event_id && r.seq === booking.seq));
     assert.ok(logged.rows.some((r) => r.id === parking.event_id && r.seq === parking.seq));
     assert.ok(survivor.app.sweeper.stats.redelivered >= 3);

@@ -3,18 +3,21 @@ import type { Db, Tx } from '../db/db.js';
 import { NotFoundError } from '../errors.js';
 import type { EventDispatcher } from '../events/dispatcher.js';
 import type { LoggedEvent } from '../events/types.js';
-import type { Scheduler, ScheduledWork, Transition } from '../jobs/scheduler.js';
+import { NotDueError, type Scheduler, type ScheduledWork, type Transition } from '../jobs/scheduler.js';
 import type { Logger } from '../logger.js';
 import type { Booking, CreateBookingCommand, PaymentEventCommand, PaymentOutcome } from './types.js';
 
 export interface BookingService {
   create(principal: Principal, cmd: CreateBookingCommand): Promise<{ booking: Booking; replayed: boolean }>;
   get(principal: Principal, bookingId: string): Promise<Booking>;
-  listOwn(principal: Principal, opts: { limit: number; status?: string }): Promise<Booking[]>;
+  /** The caller's bookings; `userId` lists another user's, which RLS allows admins only. */
+  listOwn(principal: Principal, opts: { limit: number; status?: string; userId?: string }): Promise<Booking[]>;
   cancel(principal: Principal, bookingId: string, reason?: string): Promise<Booking>;
   applyPayment(cmd: PaymentEventCommand): Promise<PaymentOutcome>;
   advance(bookingId: string, transition: Transition): Promise<boolean>;
   sweepDue(): Promise<number>;
+  /** Writes the hold and maximum length into the database, which enforces them for every caller. */
+  configure(limits: { holdSeconds: number; maxHours: number }): Promise<void>;
 }
 
 export interface BookingServiceDeps {
@@ -22,11 +25,12 @@ export interface BookingServiceDeps {
   dispatcher: EventDispatcher;
   scheduler: Scheduler;
   logger: Logger;
-  holdSeconds: number;
-  maxHours: number;
   /** Test-only fault injection: called after commit, before the events are emitted. */
   afterCommit?: (events: LoggedEvent[]) => void;
 }
+
+/** The least wait before re-trying a transition that came early, so clock skew cannot spin. */
+const RETRY_EARLY_MS = 20;
 
 interface CommandResult {
   booking: Booking;
@@ -60,20 +64,28 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
   }
 
   function followUps(b: Booking): ScheduledWork[] {
-    if (b.status === 'pending' && b.hold_expires_at) return [{ transition: 'expire', bookingId: b.id, at: new Date(b.hold_expires_at) }];
+    // +1 ms: the database keeps microseconds that Date.parse rounds away.
+    const at = (iso: string) => new Date(Date.parse(iso) + 1);
+    if (b.status === 'pending' && b.hold_expires_at) return [{ transition: 'expire', bookingId: b.id, at: at(b.hold_expires_at) }];
     if (b.status === 'confirmed') {
       return [
-        { transition: 'activate', bookingId: b.id, at: new Date(b.starts_at) },
-        { transition: 'complete', bookingId: b.id, at: new Date(b.ends_at) },
+        { transition: 'activate', bookingId: b.id, at: at(b.starts_at) },
+        { transition: 'complete', bookingId: b.id, at: at(b.ends_at) },
       ];
     }
-    if (b.status === 'active') return [{ transition: 'complete', bookingId: b.id, at: new Date(b.ends_at) }];
+    if (b.status === 'active') return [{ transition: 'complete', bookingId: b.id, at: at(b.ends_at) }];
     return [];
   }
 
   async function advance(bookingId: string, transition: Transition): Promise<boolean> {
-    const result = await db.asSystem((tx) => command<CommandResult | null>(tx, 'public.advance_booking($1, $2)', [bookingId, transition]));
+    const result = await db.asSystem((tx) =>
+      command<CommandResult | { not_due: true; due_at: string } | null>(tx, 'public.advance_booking($1, $2)', [bookingId, transition]),
+    );
     if (!result) return false;
+    if ('not_due' in result) {
+      // Early by our clock (or by rounded-away microseconds): the scheduler runs it again then.
+      throw new NotDueError(new Date(Math.max(Date.parse(result.due_at) + 1, Date.now() + RETRY_EARLY_MS)));
+    }
     logger.info({ bookingId, transition, status: result.booking.status }, 'booking advanced');
     await committed(result, followUps(result.booking));
     return true;
@@ -82,15 +94,13 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
   return {
     async create(principal, cmd) {
       const result = await db.asUser(principal, (tx) =>
-        command<CommandResult & { replayed: boolean }>(tx, 'public.create_booking($1, $2, $3, $4, $5, $6, $7, $8)', [
+        command<CommandResult & { replayed: boolean }>(tx, 'public.create_booking($1, $2, $3, $4, $5, $6)', [
           cmd.parking_lot_id,
           cmd.starts_at?.toISOString() ?? null,
           cmd.ends_at?.toISOString() ?? null,
-          deps.holdSeconds,
+          cmd.duration_minutes ?? null,
           cmd.idempotency_key ?? null,
           cmd.vehicle_plate ?? null,
-          deps.maxHours,
-          cmd.duration_minutes ?? null,
         ]),
       );
       await committed(result, result.replayed ? [] : followUps(result.booking));
@@ -111,9 +121,9 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
       return db.asUser(principal, async (tx) => {
         const { rows } = await tx.query<{ b: Booking }>(
           `select public.booking_json(b) as b from public.bookings b
-            where b.user_id = auth.uid() and ($1::text is null or b.status = $1)
+            where b.user_id = coalesce($3::uuid, auth.uid()) and ($1::text is null or b.status = $1)
             order by b.created_at desc, b.id limit $2`,
-          [opts.status ?? null, opts.limit],
+          [opts.status ?? null, opts.limit, opts.userId ?? null],
         );
         return rows.map((r) => r.b);
       });
@@ -144,6 +154,10 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
 
     advance,
 
+    async configure(limits) {
+      await db.asSystem((tx) => tx.query('select public.configure_bookings($1, $2)', [limits.holdSeconds, limits.maxHours]));
+    },
+
     async sweepDue() {
       const { rows } = await db.asSystem((tx) =>
         tx.query<{ booking_id: string; transition: Transition }>('select booking_id, transition from public.due_bookings(500)'),
@@ -151,7 +165,7 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
       let done = 0;
       for (const row of rows) {
         if (await advance(row.booking_id, row.transition).catch((err: unknown) => {
-          logger.warn({ err, ...row }, 'due booking transition failed; next sweep retries');
+          if (!(err instanceof NotDueError)) logger.warn({ err, ...row }, 'due booking transition failed; next sweep retries');
           return false;
         })) done++;
       }

@@ -1,7 +1,7 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { jobId, type JobHandlers, type ScheduledWork, type Scheduler, type ScheduleTiming, type Transition } from './scheduler.js';
+import { jobId, NotDueError, type JobHandlers, type ScheduledWork, type Scheduler, type ScheduleTiming, type Transition } from './scheduler.js';
 
 export interface BullMqSchedulerOptions extends ScheduleTiming {
   /** A connection with maxRetriesPerRequest: null (BullMQ's workers block on it). */
@@ -41,7 +41,7 @@ export class BullMqScheduler implements Scheduler {
   async start(handlers: JobHandlers): Promise<void> {
     await this.queue.upsertJobScheduler('sweep-due', { every: this.opts.sweepIntervalMs }, { name: 'sweep' });
     await this.queue.upsertJobScheduler('cleanup-logs', { every: this.opts.cleanupIntervalMs }, { name: 'cleanup' });
-    this.worker = new Worker(this.opts.queueName, (job) => this.run(job, handlers), {
+    this.worker = new Worker(this.opts.queueName, (job, token) => this.run(job, handlers, token), {
       connection: this.opts.connection,
       prefix: this.opts.prefix,
       concurrency: this.opts.concurrency ?? 10,
@@ -74,11 +74,18 @@ export class BullMqScheduler implements Scheduler {
     await this.queue.close();
   }
 
-  private async run(job: Job, handlers: JobHandlers): Promise<unknown> {
+  private async run(job: Job, handlers: JobHandlers, token: string | undefined): Promise<unknown> {
     if (TRANSITIONS.has(job.name)) {
       const bookingId = (job.data as { bookingId?: unknown }).bookingId;
       if (typeof bookingId !== 'string') throw new Error(`job ${job.id} has no bookingId`);
-      return handlers.advance(bookingId, job.name as Transition);
+      try {
+        return await handlers.advance(bookingId, job.name as Transition);
+      } catch (err) {
+        if (!(err instanceof NotDueError)) throw err;
+        // BullMQ's way to run the same job again later, keeping its id (and not counting a failure).
+        await job.moveToDelayed(err.retryAt.getTime(), token);
+        throw new DelayedError();
+      }
     }
     if (job.name === 'sweep') return handlers.sweepDue();
     if (job.name === 'cleanup') return handlers.cleanup();

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { jobId, type JobHandlers, type ScheduledWork, type Scheduler, type ScheduleTiming } from './scheduler.js';
+import { jobId, NotDueError, type JobHandlers, type ScheduledWork, type Scheduler, type ScheduleTiming } from './scheduler.js';
 
 /** setTimeout's limit; later work is left to the sweep, which finds it when it is due. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -35,7 +35,13 @@ export class InProcessScheduler implements Scheduler {
       if (delay > MAX_DELAY_MS) continue;
       const timer = setTimeout(() => {
         this.timers.delete(id);
-        if (this.handlers) this.track(this.handlers.advance(w.bookingId, w.transition));
+        if (!this.handlers) return;
+        this.track(
+          this.handlers.advance(w.bookingId, w.transition).catch((err: unknown) => {
+            if (err instanceof NotDueError) return this.schedule([{ ...w, at: err.retryAt }]);
+            throw err;
+          }),
+        );
       }, delay);
       timer.unref();
       this.timers.set(id, timer);

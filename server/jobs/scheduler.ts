@@ -1,6 +1,14 @@
 /** Time-based work on bookings. Each is a guarded SQL update, so running one late or twice is harmless. */
 export type Transition = 'expire' | 'activate' | 'complete';
 
+/** A transition ran before it was due by the database's clock; run it again at `retryAt`. */
+export class NotDueError extends Error {
+  constructor(readonly retryAt: Date) {
+    super(`not due until ${retryAt.toISOString()}`);
+    this.name = 'NotDueError';
+  }
+}
+
 export interface ScheduledWork {
   transition: Transition;
   bookingId: string;
@@ -8,7 +16,7 @@ export interface ScheduledWork {
 }
 
 export interface JobHandlers {
-  /** Applies one transition (and dispatches its events); false when there was nothing to do. */
+  /** Applies one transition (and dispatches its events); false when there was nothing to do; NotDueError when early. */
   advance(bookingId: string, transition: Transition): Promise<boolean>;
   /** Finds and applies every transition that is due (the safety net for lost jobs). */
   sweepDue(): Promise<number>;

@@ -25,11 +25,21 @@ export const subscribeSchema = z
   .object({
     room: z.string().trim().min(1).max(200).optional(),
     type: z.enum(roomTypes).optional(),
+    /** The last sequence number the client saw in this room: the server replays what came after. */
+    last_seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .refine((v) => v.room !== undefined || v.type !== undefined, { message: 'room or type is required' });
 export type SubscribeInput = z.infer<typeof subscribeSchema>;
 
 export const unsubscribeSchema = subscribeSchema;
+
+/** Handshake `auth`: the token, and optionally the last seq seen per room (to resume after a reconnect). */
+export const handshakeResumeSchema = z.record(z.string().max(200), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).refine(
+  (v) => Object.keys(v).length <= 100,
+  { message: 'at most 100 rooms' },
+);
+
+export const refreshTokenSchema = z.object({ token: z.string().min(1).max(8192) });
 
 export const availabilityQuerySchema = z.object({ parking_lot_id: uuid.optional() });
 /** The socket form may omit the payload entirely. */
@@ -197,6 +207,23 @@ export interface LiveStatsPayload {
   timestamp: string;
 }
 
+export interface ReplayInfo {
+  room: string;
+  replayed: number;
+  snapshot: boolean;
+  seq: number;
+}
+
+/** Sent instead of a replay when the gap is older than the event log keeps. */
+export interface RoomSnapshotPayload {
+  room: string;
+  seq: number;
+  snapshot: true;
+  lots?: LotAvailability[];
+  bookings?: BookingView[];
+  timestamp: string;
+}
+
 export interface ErrorPayload {
   message: string;
   code: string;
@@ -206,7 +233,8 @@ export interface ErrorPayload {
 // ---- event maps ----------------------------------------------------------------------------
 
 export interface ClientToServerEvents {
-  subscribe: (payload: SubscribeInput, ack?: Ack<{ room: string }>) => void;
+  subscribe: (payload: SubscribeInput, ack?: Ack<{ room: string; replay?: ReplayInfo }>) => void;
+  refresh_token: (payload: z.input<typeof refreshTokenSchema>, ack?: Ack<{ token_expires_at: string }>) => void;
   unsubscribe: (payload: SubscribeInput, ack?: Ack<{ room: string; was_subscribed: boolean }>) => void;
   get_parking_availability: (payload: AvailabilityQuery, ack?: Ack<AvailabilityReply>) => void;
   get_live_stats: (payload?: Record<string, never>, ack?: Ack<LiveStatsPayload>) => void;
@@ -219,7 +247,11 @@ export interface ClientToServerEvents {
 
 export interface ServerToClientEvents {
   connected: (payload: ConnectedPayload) => void;
-  subscribed: (payload: { room: string }) => void;
+  subscribed: (payload: { room: string; replay?: ReplayInfo }) => void;
+  room_snapshot: (payload: RoomSnapshotPayload) => void;
+  resumed: (payload: { rooms: ReplayInfo[]; failed: { room: string; code: string; message: string }[] }) => void;
+  token_refreshed: (payload: { token_expires_at: string }) => void;
+  server_shutdown: (payload: { message: string; reconnect: boolean; timestamp: string }) => void;
   unsubscribed: (payload: { room: string; was_subscribed: boolean }) => void;
   parking_availability: (payload: AvailabilityReply) => void;
   parking_updated: (payload: ParkingUpdatedPayload) => void;

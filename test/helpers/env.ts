@@ -59,7 +59,7 @@ export async function startEmbeddedForTests(): Promise<{ adminUrl: string; stop:
   const { startEmbeddedPostgres } = await import('../../server/db/embedded.js');
   const { pino } = await import('pino');
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'spotcast-test-pg-')), 'data');
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const db = await startEmbeddedPostgres({ dir, port, logger: pino({ level: 'warn' }) });
   return { adminUrl: withDatabase(db.url, 'postgres'), stop: () => db.stop() };
 }
@@ -69,3 +69,16 @@ export function uniqueName(prefix: string): string {
 }
 
 export const defaults = { DEFAULT_PG, DEFAULT_REDIS };
+
+/** A port the OS just handed out as free (listen on 0, read it, close): no guessing in the ephemeral range. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
