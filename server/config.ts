@@ -34,6 +34,8 @@ const envSchema = z.object({
   SEED_DEMO_DATA: z.enum(['auto', 'true', 'false']).default('auto'),
 
   REDIS_URL: optionalString,
+  /** Channel prefix of the Socket.IO Redis adapter: nodes of one deployment share it. */
+  REDIS_ADAPTER_KEY: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).default('spotcast.io'),
 
   JWT_SECRET: optionalString,
   JWT_PUBLIC_KEY: optionalString,
@@ -94,6 +96,7 @@ export interface Config {
     | { kind: 'embedded'; dir: string; port: number; poolMax: number };
   seedDemoData: boolean;
   redisUrl?: string;
+  redisAdapterKey: string;
   jwt: JwtConfig;
   corsOrigins: string[] | '*';
   bookings: { holdSeconds: number; maxHours: number };
@@ -143,6 +146,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       : { kind: 'embedded', dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT, poolMax: e.DATABASE_POOL_MAX },
     seedDemoData: e.SEED_DEMO_DATA === 'auto' ? embedded : e.SEED_DEMO_DATA === 'true',
     redisUrl: e.REDIS_URL,
+    redisAdapterKey: e.REDIS_ADAPTER_KEY,
     jwt: {
       secret: e.JWT_SECRET,
       publicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),

@@ -16,7 +16,7 @@ export interface RedisClients {
  * The node's Redis connections. Every client has an error listener and retries forever with a
  * capped backoff: a Redis outage degrades cross-node delivery and jobs, it never crashes a node.
  */
-export function createRedisClients(url: string, logger: Logger): RedisClients {
+export function createRedisClients(url: string, adapterKey: string, logger: Logger): RedisClients {
   const log = logger.child({ component: 'redis' });
   const make = (name: string, extra: RedisOptions = {}) => {
     const client = new Redis(url, {
@@ -43,7 +43,7 @@ export function createRedisClients(url: string, logger: Logger): RedisClients {
     pub,
     sub,
     jobs,
-    adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }),
+    adapter: createAdapter(pub, sub, { key: adapterKey, requestsTimeout: 3000 }),
     async ping() {
       const answer = await pub.ping();
       if (answer !== 'PONG') throw new Error(`unexpected PING answer ${answer}`);
