@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import type { Adapter } from 'socket.io-adapter';
 import { ActivityLog } from './activity/activity-log.js';
@@ -15,6 +16,7 @@ import { createHealthRouter, type HealthCheck } from './http/health-router.js';
 import { createHttpApp } from './http/http-app.js';
 import { createNotificationsRouter } from './http/notifications-router.js';
 import { createPaymentsRouter } from './http/payments-router.js';
+import { createDemoRouter } from './http/demo-router.js';
 import { createRealtimeRouter } from './http/realtime-router.js';
 import { cleanupLogs } from './jobs/cleanup.js';
 import { InProcessScheduler } from './jobs/in-process-scheduler.js';
@@ -32,6 +34,8 @@ import { createStatusService } from './realtime/status-service.js';
 import { createTokenLifetime } from './realtime/token-lifetime.js';
 import type { IoServer } from './realtime/types.js';
 
+const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+
 export interface AppDeps {
   config: Config;
   db: Db;
@@ -43,6 +47,8 @@ export interface AppDeps {
   scheduler?: Scheduler;
   /** Extra readiness checks (e.g. Redis) beyond the database. */
   readinessChecks?: Record<string, HealthCheck>;
+  /** Development only: tokens the demo page may pick up (never set in production). */
+  demoTokens?: { user: string; admin: string };
 }
 
 export interface Application {
@@ -104,7 +110,9 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     verifier,
     logger,
     corsOrigins: config.corsOrigins,
+    staticDir: PUBLIC_DIR,
     open: {
+      ...(deps.demoTokens ? { '/demo': createDemoRouter(deps.demoTokens) } : {}),
       '/health': createHealthRouter({
         nodeId: config.nodeId,
         checks: {

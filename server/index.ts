@@ -47,8 +47,10 @@ async function main(): Promise<void> {
       ? new BullMqScheduler({ ...config.jobs, connection: redis.jobs, logger: logger.child({ component: 'jobs' }) })
       : undefined;
 
+    const demoTokens = jwt.secret && config.seedDemoData && config.env !== 'production' ? mintDemoTokens(jwt.secret) : undefined;
     const httpServer = createServer();
     const app = createApplication(httpServer, {
+      ...(demoTokens ? { demoTokens } : {}),
       config: { ...config, payments },
       db,
       logger,
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
       { port: config.port, database: config.database.kind, adapter: config.redisUrl ? 'redis' : 'in-memory' },
       config.redisUrl ? 'spotcast is listening' : 'spotcast is listening as a single node (no REDIS_URL: in-memory adapter)',
     );
-    if (jwt.secret && config.seedDemoData) printDemoTokens(config, jwt.secret);
+    if (demoTokens) printDemoTokens(config, demoTokens);
   } catch (err) {
     logger.fatal({ err }, 'spotcast failed to start');
     await stopAll();
@@ -117,14 +119,19 @@ function resolveWebhookSecret(config: Config, logger: Logger): Config['payments'
   return { ...config.payments, webhookSecret: dev.secret };
 }
 
-function printDemoTokens(config: Config, secret: string): void {
+function mintDemoTokens(secret: string): { user: string; admin: string } {
   const day = 24 * 3600;
-  const user = mintToken({ secret, userId: DEMO_USER_ID, email: 'driver@demo.spotcast', expiresInSeconds: day });
-  const admin = mintToken({ secret, userId: DEMO_ADMIN_ID, appRole: 'admin', email: 'operator@demo.spotcast', expiresInSeconds: day });
+  return {
+    user: mintToken({ secret, userId: DEMO_USER_ID, email: 'driver@demo.spotcast', expiresInSeconds: day }),
+    admin: mintToken({ secret, userId: DEMO_ADMIN_ID, appRole: 'admin', email: 'operator@demo.spotcast', expiresInSeconds: day }),
+  };
+}
+
+function printDemoTokens(config: Config, tokens: { user: string; admin: string }): void {
   const url = `http://localhost:${config.port}`;
   process.stdout.write(
     `\n  spotcast demo is ready at ${url}\n\n` +
-      `  user token (24 h):\n  ${user}\n\n  admin token (24 h):\n  ${admin}\n\n` +
+      `  user token (24 h):\n  ${tokens.user}\n\n  admin token (24 h):\n  ${tokens.admin}\n\n` +
       `  try: node test/websocket-test.js\n\n`,
   );
 }
