@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import type { Adapter } from 'socket.io-adapter';
 import { ActivityLog } from './activity/activity-log.js';
 import { createAdminService } from './admin/admin-service.js';
@@ -21,7 +22,10 @@ import { createRealtimeRouter } from './http/realtime-router.js';
 import { cleanupLogs } from './jobs/cleanup.js';
 import { InProcessScheduler } from './jobs/in-process-scheduler.js';
 import type { Scheduler } from './jobs/scheduler.js';
+import { createRateLimits } from './limits/rate-limits.js';
 import type { Logger } from './logger.js';
+import { createMetricsRouter } from './http/metrics-router.js';
+import { Metrics } from './observability/metrics.js';
 import { createNotificationService } from './notifications/notification-service.js';
 import { createParkingService } from './parking/parking-service.js';
 import { createBroadcaster } from './realtime/broadcaster.js';
@@ -43,6 +47,8 @@ export interface AppDeps {
   verifier: TokenVerifier;
   /** A Socket.IO adapter constructor (the Redis adapter for several nodes); in-memory when absent. */
   adapter?: (nsp: unknown) => Adapter;
+  /** A Redis client for cluster-wide rate limits; in-memory limits when absent. */
+  redis?: Redis;
   /** Where booking jobs run: BullMQ with Redis; in this process when absent. */
   scheduler?: Scheduler;
   /** Extra readiness checks (e.g. Redis) beyond the database. */
@@ -55,6 +61,7 @@ export interface Application {
   io: IoServer;
   http: Express;
   activity: ActivityLog;
+  metrics: Metrics;
   bookings: BookingService;
   dispatcher: EventDispatcher;
   sweeper: OutboxSweeper;
@@ -68,20 +75,29 @@ export interface Application {
 /** The composition root: builds the parts from what it is given and wires them. Creates no clients. */
 export function createApplication(httpServer: HttpServer, deps: AppDeps): Application {
   const { config, db, logger, verifier } = deps;
-  const activity = new ActivityLog({ db, logger: logger.child({ component: 'activity' }), nodeId: config.nodeId, ...config.activity });
+  const metrics = new Metrics(config.nodeId);
+  const limits = createRateLimits({ limits: config.limits, keyPrefix: `${config.jobs.prefix}:rl`, metrics, ...(deps.redis ? { redis: deps.redis } : {}) });
+  const activity = new ActivityLog({
+    db,
+    logger: logger.child({ component: 'activity' }),
+    nodeId: config.nodeId,
+    ...config.activity,
+    onFlush: (rows) => metrics.activityFlushSize.observe(rows),
+  });
 
-  const ioOptions: IoOptions = { verifier, logger, activity, nodeId: config.nodeId, corsOrigins: config.corsOrigins };
+  const ioOptions: IoOptions = { verifier, logger, activity, nodeId: config.nodeId, corsOrigins: config.corsOrigins, limits, metrics };
   const io = createIo(httpServer, ioOptions);
   if (deps.adapter) io.adapter(deps.adapter as never);
 
   const broadcaster = createBroadcaster(io);
-  const dispatcher = new EventDispatcher({ io, db, logger: logger.child({ component: 'dispatcher' }) });
+  const dispatcher = new EventDispatcher({ io, db, logger: logger.child({ component: 'dispatcher' }), onEmit: (event) => metrics.eventsOut.inc({ event }) });
   const sweeper = new OutboxSweeper({
     db,
     dispatcher,
     logger: logger.child({ component: 'sweeper' }),
     intervalMs: config.outbox.sweepIntervalMs,
     graceMs: config.outbox.graceMs,
+    onRedelivered: (n) => metrics.sweeperRedeliveries.inc(n),
   });
   const scheduler = deps.scheduler ?? new InProcessScheduler({ ...config.jobs, logger: logger.child({ component: 'jobs' }) });
   const bookings = createBookingService({
@@ -89,6 +105,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     dispatcher,
     scheduler,
     logger: logger.child({ component: 'bookings' }),
+    onOutcome: (outcome) => metrics.bookingOutcomes.inc({ outcome }),
     ...(config.faultInjection === 'exit-after-commit'
       ? { afterCommit: (events) => events.length > 0 && process.kill(process.pid, 'SIGKILL') }
       : {}),
@@ -98,21 +115,39 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   const status = createStatusService({ io, nodeId: config.nodeId, logger });
   const notifications = createNotificationService({ db });
 
+  metrics.bind({
+    connectionsByRole: () => {
+      const counts: Record<string, number> = { user: 0, admin: 0 };
+      for (const socket of io.of('/').sockets.values()) counts[socket.data.principal.role] = (counts[socket.data.principal.role] ?? 0) + 1;
+      return counts;
+    },
+    queueDepth: () => scheduler.depth(),
+    outboxLagSeconds: async () => {
+      const { rows } = await db.query<{ lag: number }>(
+        'select coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as lag from public.event_log where dispatched_at is null',
+      );
+      return rows[0]?.lag ?? 0;
+    },
+  });
+
   handleConnections(io, ioOptions, [
     createTokenLifetime({ verifier }),
     createSubscriptionHandlers({ parking, bookings, db, maxEvents: config.outbox.replayMaxEvents }),
     createParkingHandlers({ parking }),
-    createBookingHandlers({ bookings }),
+    createBookingHandlers({ bookings, limits }),
     createAdminHandlers({ admin, parking }),
   ]);
 
   const http = createHttpApp({
     verifier,
     logger,
+    limits,
+    metrics,
     corsOrigins: config.corsOrigins,
     staticDir: PUBLIC_DIR,
     open: {
       ...(deps.demoTokens ? { '/demo': createDemoRouter(deps.demoTokens) } : {}),
+      '/metrics': createMetricsRouter({ metrics, ...(config.metricsToken ? { token: config.metricsToken } : {}) }),
       '/health': createHealthRouter({
         nodeId: config.nodeId,
         checks: {
@@ -136,7 +171,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     },
     authenticated: {
       '/realtime': createRealtimeRouter({ parking, admin, status }),
-      '/bookings': createBookingsRouter({ bookings }),
+      '/bookings': createBookingsRouter({ bookings, limits }),
       '/notifications': createNotificationsRouter({ notifications }),
     },
   });
@@ -154,6 +189,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     io,
     http,
     activity,
+    metrics,
     bookings,
     dispatcher,
     sweeper,

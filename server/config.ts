@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import type { LimitsConfig } from './limits/rate-limits.js';
 
 /**
  * Every setting of the server, parsed once from the environment. Nothing else in the
@@ -20,6 +21,17 @@ const bool = (fallback: boolean) =>
 
 const int = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+
+const limit = (fallback: string) =>
+  z
+    .string()
+    .regex(/^\d+\/\d+$/, 'write a limit as points/seconds, e.g. 30/1')
+    .default(fallback)
+    .transform((v) => {
+      const [points, seconds] = v.split('/').map(Number) as [number, number];
+      return { points, seconds };
+    })
+    .refine((v) => v.points >= 1 && v.seconds >= 1, 'points and seconds must be at least 1');
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -73,6 +85,15 @@ const envSchema = z.object({
   REPLAY_MAX_EVENTS: int(1000, 1, 100_000),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
+
+  /** Limits are points/seconds. */
+  RATE_LIMIT_SOCKET_EVENTS: limit('50/1'),
+  RATE_LIMIT_USER_EVENTS: limit('100/1'),
+  RATE_LIMIT_BOOKINGS: limit('30/60'),
+  RATE_LIMIT_HTTP: limit('300/10'),
+  RATE_LIMIT_CONNECTIONS: limit('300/10'),
+  RATE_LIMIT_DISCONNECT_AFTER: int(200, 1, 1_000_000),
+  METRICS_TOKEN: optionalString,
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -107,6 +128,8 @@ export interface Config {
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
   activity: { enabled: boolean; flushIntervalMs: number; batchMax: number; bufferMax: number; retentionDays: number };
   shutdownTimeoutMs: number;
+  limits: LimitsConfig;
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -175,5 +198,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.LOG_RETENTION_DAYS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    limits: {
+      socket_event: e.RATE_LIMIT_SOCKET_EVENTS,
+      user_event: e.RATE_LIMIT_USER_EVENTS,
+      booking: e.RATE_LIMIT_BOOKINGS,
+      http: e.RATE_LIMIT_HTTP,
+      connect: e.RATE_LIMIT_CONNECTIONS,
+      disconnectAfter: e.RATE_LIMIT_DISCONNECT_AFTER,
+    },
+    metricsToken: e.METRICS_TOKEN,
   };
 }

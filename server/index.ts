@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       db,
       logger,
       verifier: createTokenVerifier(jwt),
-      ...(redis ? { adapter: redis.adapter, scheduler, readinessChecks: { redis: () => redis.ping() } } : {}),
+      ...(redis ? { adapter: redis.adapter, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
     });
     cleanups.push(() => app.stop());
     await app.start();

@@ -19,6 +19,7 @@ export interface ActivityLogOptions {
   flushIntervalMs: number;
   batchMax: number;
   bufferMax: number;
+  onFlush?: (rows: number) => void;
 }
 
 /**
@@ -150,6 +151,7 @@ export class ActivityLog {
       this.stats.flushes++;
       this.stats.rowsWritten += size;
       this.stats.lastBatchSize = size;
+      this.opts.onFlush?.(size);
     } catch (err) {
       // Put the rows back in front so order is kept; `push` limits will trim if this persists.
       this.connects.unshift(...connects);

@@ -6,6 +6,7 @@ import type { Principal } from './principal.js';
 declare module 'express-serve-static-core' {
   interface Locals {
     principal?: Principal;
+    log?: import('pino').Logger;
   }
 }
 

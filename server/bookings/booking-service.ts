@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { Db, Tx } from '../db/db.js';
-import { NotFoundError } from '../errors.js';
+import { AppError, NotFoundError } from '../errors.js';
 import type { EventDispatcher } from '../events/dispatcher.js';
 import type { LoggedEvent } from '../events/types.js';
 import { NotDueError, type Scheduler, type ScheduledWork, type Transition } from '../jobs/scheduler.js';
@@ -25,6 +25,8 @@ export interface BookingServiceDeps {
   dispatcher: EventDispatcher;
   scheduler: Scheduler;
   logger: Logger;
+  /** Counts creation outcomes (created, replayed, or an error code). */
+  onOutcome?: (outcome: string) => void;
   /** Test-only fault injection: called after commit, before the events are emitted. */
   afterCommit?: (events: LoggedEvent[]) => void;
 }
@@ -93,7 +95,8 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
 
   return {
     async create(principal, cmd) {
-      const result = await db.asUser(principal, (tx) =>
+      const result = await db
+        .asUser(principal, (tx) =>
         command<CommandResult & { replayed: boolean }>(tx, 'public.create_booking($1, $2, $3, $4, $5, $6)', [
           cmd.parking_lot_id,
           cmd.starts_at?.toISOString() ?? null,
@@ -102,7 +105,12 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
           cmd.idempotency_key ?? null,
           cmd.vehicle_plate ?? null,
         ]),
-      );
+        )
+        .catch((err: unknown) => {
+          deps.onOutcome?.(err instanceof AppError ? err.code : 'INTERNAL_ERROR');
+          throw err;
+        });
+      deps.onOutcome?.(result.replayed ? 'replayed' : 'created');
       await committed(result, result.replayed ? [] : followUps(result.booking));
       return { booking: result.booking, replayed: result.replayed };
     },

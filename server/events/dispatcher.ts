@@ -9,6 +9,7 @@ export interface DispatcherOptions {
   logger: Logger;
   /** How often emitted events are marked dispatched (one UPDATE for all of them). */
   markIntervalMs?: number;
+  onEmit?: (event: string) => void;
 }
 
 /**
@@ -32,6 +33,7 @@ export class EventDispatcher {
     for (const e of events) {
       (this.opts.io.to(e.rooms).emit as (ev: string, p: unknown) => boolean)(e.event, wirePayload(e));
       this.stats.emitted++;
+      this.opts.onEmit?.(e.event);
     }
   }
 

@@ -11,6 +11,7 @@ export interface SweeperOptions {
   /** Events younger than this are left to the node that committed them. */
   graceMs: number;
   batch?: number;
+  onRedelivered?: (count: number) => void;
 }
 
 // One advisory lock key for the whole cluster: one node sweeps at a time.
@@ -70,6 +71,7 @@ export class OutboxSweeper {
       this.stats.sweeps++;
       if (count > 0) {
         this.stats.redelivered += count;
+        this.opts.onRedelivered?.(count);
         this.opts.logger.warn({ count }, 'sweeper re-emitted events left undispatched');
       }
       return count;

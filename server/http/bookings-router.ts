@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { principalOf } from '../auth/http-auth.js';
 import type { BookingService } from '../bookings/booking-service.js';
 import { toCreateCommand } from '../bookings/commands.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import { createBookingSchema } from '../realtime/contract.js';
 import { ok, parse } from './respond.js';
 
@@ -15,13 +16,14 @@ const cancelBody = z.object({ reason: z.string().trim().max(500).optional() }).o
 const idempotencyHeader = z.string().trim().min(1).max(200).optional();
 
 /** REST for bookings: the same service and rules as the socket events. */
-export function createBookingsRouter(deps: { bookings: BookingService }): Router {
+export function createBookingsRouter(deps: { bookings: BookingService; limits: RateLimits }): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
     const input = parse(createBookingSchema, req.body);
     const headerKey = parse(idempotencyHeader, req.get('idempotency-key'));
     const cmd = toCreateCommand({ ...input, ...(headerKey && !input.idempotency_key ? { idempotency_key: headerKey } : {}) });
+    await deps.limits.consume('booking', principalOf(res).userId);
     const result = await deps.bookings.create(principalOf(res), cmd);
     ok(res, result, result.replayed ? 200 : 201);
   });

@@ -1,14 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import { requireAuth } from '../auth/http-auth.js';
 import type { TokenVerifier } from '../auth/jwt.js';
+import { RateLimitedError, type RateLimits } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { errorHandler, notFoundRoute } from './respond.js';
 
 export interface HttpAppOptions {
   verifier: TokenVerifier;
   logger: Logger;
+  limits: RateLimits;
+  metrics: Metrics;
   corsOrigins: string[] | '*';
   /** Routers that need a verified caller, by mount path. */
   authenticated: Record<string, Router>;
@@ -25,6 +30,27 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use((req, res, next) => {
+    // A request id on every log line of the request, echoed to the client for support.
+    const given = req.get('x-request-id');
+    const id = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    res.set('x-request-id', id);
+    res.locals.log = opts.logger.child({ reqId: id });
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      opts.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
+  const limitBy = (key: (req: express.Request, res: express.Response) => string): express.RequestHandler => (req, res, next) => {
+    opts.limits.consume('http', key(req, res)).then(
+      () => next(),
+      (err: unknown) => {
+        if (err instanceof RateLimitedError) res.set('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
+        next(err);
+      },
+    );
+  };
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -34,13 +60,15 @@ export function createHttpApp(opts: HttpAppOptions): Express {
     }),
   );
   app.use(cors({ origin: opts.corsOrigins === '*' ? true : opts.corsOrigins, maxAge: 600 }));
-  for (const [path, router] of Object.entries(opts.rawBody ?? {})) app.use(path, router);
+  const byIp = limitBy((req) => `ip:${req.ip ?? 'unknown'}`);
+  for (const [path, router] of Object.entries(opts.rawBody ?? {})) app.use(path, byIp, router);
   app.use(express.json({ limit: opts.bodyLimit ?? '16kb' }));
 
   for (const [path, router] of Object.entries(opts.open)) app.use(path, router);
   if (opts.staticDir) app.use(express.static(opts.staticDir, { index: 'index.html', maxAge: '5m' }));
   const auth = requireAuth(opts.verifier);
-  for (const [path, router] of Object.entries(opts.authenticated)) app.use(path, auth, router);
+  const byUser = limitBy((_req, res) => `user:${res.locals.principal?.userId ?? 'anonymous'}`);
+  for (const [path, router] of Object.entries(opts.authenticated)) app.use(path, auth, byUser, router);
 
   app.use(notFoundRoute);
   app.use(errorHandler(opts.logger));

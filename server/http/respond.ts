@@ -21,8 +21,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const mapped = bodyParserError(err) ?? err;
     const { status, error } = toClientError(mapped);
-    if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
-    else logger.debug({ code: error.code, method: req.method, path: req.path }, 'request refused');
+    const log: Logger = (res.locals.log as Logger | undefined) ?? logger;
+    if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    else log.debug({ code: error.code, method: req.method, path: req.path, userId: res.locals.principal?.userId }, 'request refused');
     res.status(status).json({ ok: false, error });
   };
 }

@@ -3,7 +3,10 @@ import { Server } from 'socket.io';
 import type { ActivityLog } from '../activity/activity-log.js';
 import { installSocketAuth } from '../auth/socket-auth.js';
 import type { TokenVerifier } from '../auth/jwt.js';
+import type { RateLimits } from '../limits/rate-limits.js';
+import { RateLimitedError } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ConnectedPayload } from './contract.js';
 import { rooms } from './rooms.js';
 import type { IoServer, IoSocket } from './types.js';
@@ -17,7 +20,23 @@ export interface IoOptions {
   activity: ActivityLog;
   nodeId: string;
   corsOrigins: string[] | '*';
+  limits: RateLimits;
+  metrics: Metrics;
   maxPayloadBytes?: number;
+}
+
+/** Connection attempts per IP, before any token work: a reconnect storm from one place is slowed. */
+function connectionLimit(limits: RateLimits) {
+  return (socket: IoSocket, next: (err?: Error) => void): void => {
+    limits.consume('connect', socket.handshake.address).then(
+      () => next(),
+      (err: unknown) => {
+        const e = new Error(err instanceof RateLimitedError ? 'Rate limited' : 'Connection refused') as Error & { data?: unknown };
+        e.data = err instanceof RateLimitedError ? { code: 'RATE_LIMITED', message: err.message, retry_after_ms: err.retryAfterMs } : { code: 'INTERNAL_ERROR' };
+        next(e);
+      },
+    );
+  };
 }
 
 export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
@@ -27,6 +46,7 @@ export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
     pingInterval: 25_000,
     pingTimeout: 20_000,
   });
+  io.use(connectionLimit(opts.limits));
   installSocketAuth(io, { verifier: opts.verifier, nodeId: opts.nodeId, logger: opts.logger });
   return io;
 }
@@ -36,7 +56,7 @@ export function handleConnections(io: IoServer, opts: IoOptions, features: Socke
   io.on('connection', (socket) => {
     const { principal } = socket.data;
     const logger = opts.logger.child({ socketId: socket.id, userId: principal.userId });
-    const ctx: HandlerContext = { logger, activity: opts.activity };
+    const ctx: HandlerContext = { logger, activity: opts.activity, limits: opts.limits, metrics: opts.metrics };
 
     const auto = [rooms.user(principal.userId), ...(principal.role === 'admin' ? [rooms.admin] : [])];
     void socket.join(auto);

@@ -2,12 +2,38 @@ import type { z } from 'zod';
 import { toClientError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ActivityLog } from '../activity/activity-log.js';
+import { RateLimitedError, type RateLimits } from '../limits/rate-limits.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ClientEventName, ServerToClientEvents } from './contract.js';
 import type { IoSocket } from './types.js';
 
 export interface HandlerContext {
   logger: Logger;
   activity: ActivityLog;
+  limits: RateLimits;
+  metrics: Metrics;
+}
+
+/** Refusals per socket in the current window; past the limit the socket is disconnected. */
+const refusals = new WeakMap<object, { count: number; since: number }>();
+const REFUSAL_WINDOW_MS = 10_000;
+
+function noteRefusal(socket: IoSocket, ctx: HandlerContext): void {
+  const now = Date.now();
+  const entry = refusals.get(socket);
+  const current = entry && now - entry.since < REFUSAL_WINDOW_MS ? entry : { count: 0, since: now };
+  current.count++;
+  refusals.set(socket, current);
+  if (current.count >= ctx.limits.disconnectAfter) {
+    ctx.logger.warn({ refusals: current.count }, 'socket keeps exceeding its rate limit; disconnecting it');
+    socket.emit('error', { code: 'RATE_LIMITED', message: 'Too many requests: disconnected' });
+    socket.disconnect(true);
+  }
+}
+
+async function takeTokens(socket: IoSocket, ctx: HandlerContext): Promise<void> {
+  await ctx.limits.consume('socket_event', socket.id);
+  await ctx.limits.consume('user_event', socket.data.principal.userId);
 }
 
 type Listener = (...args: unknown[]) => void;
@@ -45,21 +71,28 @@ export function on<S extends z.ZodType, R>(
     const payload = args.length > 0 && typeof args[0] !== 'function' ? args[0] : undefined;
     const started = performance.now();
 
-    Promise.resolve()
+    takeTokens(socket, ctx)
       .then(() => handler(parseOrThrow(schema, payload)))
       .then(
         (data) => {
           if (ack) ack({ ok: true, data });
           else if (reply) (socket.emit as (ev: string, d: unknown) => void)(reply, data);
-          ctx.activity.event(socket, event, performance.now() - started);
+          const ms = performance.now() - started;
+          ctx.activity.event(socket, event, ms);
+          ctx.metrics.eventsIn.inc({ event, outcome: 'ok' });
+          ctx.metrics.ackLatency.observe({ event }, ms / 1000);
         },
         (err: unknown) => {
           const { status, error } = toClientError(err);
+          if (err instanceof RateLimitedError) noteRefusal(socket, ctx);
           const log = status >= 500 ? ctx.logger.error.bind(ctx.logger) : ctx.logger.debug.bind(ctx.logger);
           log({ err, event, socketId: socket.id, userId: socket.data.principal.userId, code: error.code }, 'client event failed');
           if (ack) ack({ ok: false, error });
           else socket.emit('error', { message: error.message, code: error.code, event });
-          ctx.activity.event(socket, event, performance.now() - started, error.code);
+          const ms = performance.now() - started;
+          ctx.activity.event(socket, event, ms, error.code);
+          ctx.metrics.eventsIn.inc({ event, outcome: error.code });
+          ctx.metrics.ackLatency.observe({ event }, ms / 1000);
         },
       );
   };

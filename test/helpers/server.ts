@@ -34,6 +34,12 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     ACTIVITY_FLUSH_INTERVAL_MS: '100',
     PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     OUTBOX_SWEEP_GRACE_MS: '500',
+    // Suites race hundreds of clients from one address; the flood suite sets its own limits.
+    RATE_LIMIT_SOCKET_EVENTS: '100000/1',
+    RATE_LIMIT_USER_EVENTS: '100000/1',
+    RATE_LIMIT_BOOKINGS: '100000/1',
+    RATE_LIMIT_HTTP: '100000/1',
+    RATE_LIMIT_CONNECTIONS: '100000/1',
     ...env,
   });
   const logger = pino({ level: config.log.level });

@@ -1,15 +1,17 @@
 import type { BookingService } from '../../bookings/booking-service.js';
+import type { RateLimits } from '../../limits/rate-limits.js';
 import { toCreateCommand } from '../../bookings/commands.js';
 import { bookingRefSchema, cancelBookingSchema, createBookingSchema } from '../contract.js';
 import type { IoSocket } from '../types.js';
 import { on, type HandlerContext } from '../validate.js';
 
 /** Booking events; the same service as the REST routes, so both behave identically. */
-export function createBookingHandlers(deps: { bookings: BookingService }) {
+export function createBookingHandlers(deps: { bookings: BookingService; limits: RateLimits }) {
   return (socket: IoSocket, ctx: HandlerContext): void => {
-    on(socket, ctx, 'create_booking', createBookingSchema, 'booking_created', (input) =>
-      deps.bookings.create(socket.data.principal, toCreateCommand(input)),
-    );
+    on(socket, ctx, 'create_booking', createBookingSchema, 'booking_created', async (input) => {
+      await deps.limits.consume('booking', socket.data.principal.userId);
+      return deps.bookings.create(socket.data.principal, toCreateCommand(input));
+    });
 
     on(socket, ctx, 'cancel_booking', cancelBookingSchema, 'booking_cancelled', async ({ booking_id, reason }) => ({
       booking: await deps.bookings.cancel(socket.data.principal, booking_id, reason),

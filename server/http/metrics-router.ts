@@ -1,0 +1,19 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Router } from 'express';
+import { UnauthorizedError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import { bearerToken } from '../auth/jwt.js';
+
+/** Prometheus scrape endpoint; behind METRICS_TOKEN (Bearer) when one is configured. */
+export function createMetricsRouter(deps: { metrics: Metrics; token?: string }): Router {
+  const router = Router();
+  router.get('/', async (req, res) => {
+    if (deps.token) {
+      const given = Buffer.from(bearerToken(req.headers.authorization) ?? '');
+      const expected = Buffer.from(deps.token);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new UnauthorizedError('UNAUTHORIZED', 'Metrics need the METRICS_TOKEN bearer token');
+    }
+    res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  return router;
+}
