@@ -8,6 +8,8 @@ import { createAdminService } from './admin/admin-service.js';
 import type { TokenVerifier } from './auth/jwt.js';
 import { createBookingService, type BookingService } from './bookings/booking-service.js';
 import type { Config } from './config.js';
+import type { DataCommands } from './data/commands.js';
+import { createPgCommands } from './data/pg-commands.js';
 import type { Db } from './db/db.js';
 import { migrationStatus } from './db/migrate.js';
 import { EventDispatcher } from './events/dispatcher.js';
@@ -47,6 +49,8 @@ export interface AppDeps {
   verifier: TokenVerifier;
   /** A Socket.IO adapter constructor (the Redis adapter for several nodes); in-memory when absent. */
   adapter?: (nsp: unknown) => Adapter;
+  /** How a caller's commands reach the database: directly (default) or Supabase's HTTP API. */
+  commands?: DataCommands;
   /** A Redis client for cluster-wide rate limits; in-memory limits when absent. */
   redis?: Redis;
   /** Where booking jobs run: BullMQ with Redis; in this process when absent. */
@@ -100,8 +104,10 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     onRedelivered: (n) => metrics.sweeperRedeliveries.inc(n),
   });
   const scheduler = deps.scheduler ?? new InProcessScheduler({ ...config.jobs, logger: logger.child({ component: 'jobs' }) });
+  const commands = deps.commands ?? createPgCommands(db);
   const bookings = createBookingService({
     db,
+    commands,
     dispatcher,
     scheduler,
     logger: logger.child({ component: 'bookings' }),
@@ -110,7 +116,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       ? { afterCommit: (events) => events.length > 0 && process.kill(process.pid, 'SIGKILL') }
       : {}),
   });
-  const parking = createParkingService({ db, dispatcher });
+  const parking = createParkingService({ db, commands, dispatcher });
   const admin = createAdminService({ db, io, broadcaster, logger });
   const status = createStatusService({ io, nodeId: config.nodeId, logger });
   const notifications = createNotificationService({ db });

@@ -46,6 +46,11 @@ const envSchema = z.object({
   SEED_DEMO_DATA: z.enum(['auto', 'true', 'false']).default('auto'),
 
   REDIS_URL: optionalString,
+
+  /** `supabase`: callers' commands go through Supabase's HTTP API (rpc) with their own JWT. */
+  DATA_API: z.enum(['postgres', 'supabase']).default('postgres'),
+  SUPABASE_URL: optionalString,
+  SUPABASE_ANON_KEY: optionalString,
   /** Channel prefix of the Socket.IO Redis adapter: nodes of one deployment share it. */
   REDIS_ADAPTER_KEY: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).default('spotcast.io'),
 
@@ -118,6 +123,7 @@ export interface Config {
   seedDemoData: boolean;
   redisUrl?: string;
   redisAdapterKey: string;
+  dataApi: { kind: 'postgres' } | { kind: 'supabase'; url: string; anonKey: string };
   jwt: JwtConfig;
   corsOrigins: string[] | '*';
   bookings: { holdSeconds: number; maxHours: number };
@@ -149,6 +155,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (e.NODE_ENV === 'production' && e.FAULT_INJECTION) {
     throw new ConfigError('FAULT_INJECTION is for tests and is refused in production');
   }
+  if (e.DATA_API === 'supabase' && (!e.SUPABASE_URL || !e.SUPABASE_ANON_KEY)) {
+    throw new ConfigError('DATA_API=supabase needs SUPABASE_URL and SUPABASE_ANON_KEY');
+  }
   if (e.PAYMENT_WEBHOOK_SECRET && e.PAYMENT_WEBHOOK_SECRET.length < 16) {
     throw new ConfigError('PAYMENT_WEBHOOK_SECRET must be at least 16 characters');
   }
@@ -170,6 +179,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     seedDemoData: e.SEED_DEMO_DATA === 'auto' ? embedded : e.SEED_DEMO_DATA === 'true',
     redisUrl: e.REDIS_URL,
     redisAdapterKey: e.REDIS_ADAPTER_KEY,
+    dataApi:
+      e.DATA_API === 'supabase' && e.SUPABASE_URL && e.SUPABASE_ANON_KEY
+        ? { kind: 'supabase', url: e.SUPABASE_URL, anonKey: e.SUPABASE_ANON_KEY }
+        : { kind: 'postgres' },
     jwt: {
       secret: e.JWT_SECRET,
       publicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),

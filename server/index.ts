@@ -5,6 +5,7 @@ import { loadOrCreateDevSecret } from './auth/dev-secret.js';
 import { createTokenVerifier } from './auth/jwt.js';
 import { mintToken } from './auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { createSupabaseCommands } from './data/supabase-commands.js';
 import { Db } from './db/db.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     const httpServer = createServer();
     const app = createApplication(httpServer, {
       ...(demoTokens ? { demoTokens } : {}),
+      ...(config.dataApi.kind === 'supabase' ? { commands: createSupabaseCommands(config.dataApi) } : {}),
       config: { ...config, payments },
       db,
       logger,
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     });
     cleanups.push(() => app.stop());
     await app.start();
+    if (config.dataApi.kind === 'supabase') logger.info({ url: config.dataApi.url }, "callers' commands go through Supabase's HTTP API (rpc) with their own JWT");
     logger.info({ jobs: app.scheduler.kind }, app.scheduler.kind === 'bullmq' ? 'booking jobs run on BullMQ' : 'booking jobs run in this process');
 
     await new Promise<void>((resolve, reject) => {

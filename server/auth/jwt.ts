@@ -62,6 +62,7 @@ export function createTokenVerifier(config: JwtConfig): TokenVerifier {
         role: appRole(payload, config.roleClaimPath),
         claims: payload as Record<string, unknown>,
         expiresAt: checked.data.exp,
+        token,
       };
     },
   };

@@ -8,6 +8,8 @@ export interface Principal {
   claims: Record<string, unknown>;
   /** Token expiry, epoch seconds. */
   expiresAt: number;
+  /** The verified token itself, forwarded as the caller's credential when the data API is Supabase's. Never logged. */
+  token: string;
 }
 
 export const isAdmin = (p: Principal): boolean => p.role === 'admin';

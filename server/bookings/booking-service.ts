@@ -1,4 +1,5 @@
 import type { Principal } from '../auth/principal.js';
+import type { CommandResult, DataCommands } from '../data/commands.js';
 import type { Db, Tx } from '../db/db.js';
 import { AppError, NotFoundError } from '../errors.js';
 import type { EventDispatcher } from '../events/dispatcher.js';
@@ -21,7 +22,10 @@ export interface BookingService {
 }
 
 export interface BookingServiceDeps {
+  /** For the server's own work (jobs, webhook): service_role. */
   db: Db;
+  /** For the caller's commands and reads: as that user. */
+  commands: DataCommands;
   dispatcher: EventDispatcher;
   scheduler: Scheduler;
   logger: Logger;
@@ -33,11 +37,6 @@ export interface BookingServiceDeps {
 
 /** The least wait before re-trying a transition that came early, so clock skew cannot spin. */
 const RETRY_EARLY_MS = 20;
-
-interface CommandResult {
-  booking: Booking;
-  events: LoggedEvent[];
-}
 
 /** Calls one SQL command function and returns its jsonb result. */
 async function command<T>(tx: Tx, sql: string, values: unknown[]): Promise<T> {
@@ -52,7 +51,7 @@ async function command<T>(tx: Tx, sql: string, values: unknown[]): Promise<T> {
  * all come through here.
  */
 export function createBookingService(deps: BookingServiceDeps): BookingService {
-  const { db, dispatcher, scheduler, logger } = deps;
+  const { db, commands, dispatcher, scheduler, logger } = deps;
 
   /** After commit: announce, then plan the booking's next transitions. */
   async function committed(result: { booking?: Booking | null; events?: LoggedEvent[] }, next: ScheduledWork[]): Promise<void> {
@@ -95,17 +94,15 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
 
   return {
     async create(principal, cmd) {
-      const result = await db
-        .asUser(principal, (tx) =>
-        command<CommandResult & { replayed: boolean }>(tx, 'public.create_booking($1, $2, $3, $4, $5, $6)', [
-          cmd.parking_lot_id,
-          cmd.starts_at?.toISOString() ?? null,
-          cmd.ends_at?.toISOString() ?? null,
-          cmd.duration_minutes ?? null,
-          cmd.idempotency_key ?? null,
-          cmd.vehicle_plate ?? null,
-        ]),
-        )
+      const result = await commands
+        .createBooking(principal, {
+          parking_lot_id: cmd.parking_lot_id,
+          starts_at: cmd.starts_at?.toISOString() ?? null,
+          ends_at: cmd.ends_at?.toISOString() ?? null,
+          duration_minutes: cmd.duration_minutes ?? null,
+          idempotency_key: cmd.idempotency_key ?? null,
+          vehicle_plate: cmd.vehicle_plate ?? null,
+        })
         .catch((err: unknown) => {
           deps.onOutcome?.(err instanceof AppError ? err.code : 'INTERNAL_ERROR');
           throw err;
@@ -117,28 +114,15 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
 
     async get(principal, bookingId) {
       // Under RLS: another user's booking is simply not there.
-      const booking = await db.asUser(principal, async (tx) => {
-        const { rows } = await tx.query<{ b: Booking }>('select public.booking_json(b) as b from public.bookings b where b.id = $1', [bookingId]);
-        return rows[0]?.b;
-      });
+      const booking = await commands.getBooking(principal, bookingId);
       if (!booking) throw new NotFoundError(`Booking ${bookingId} does not exist`);
       return booking;
     },
 
-    async listOwn(principal, opts) {
-      return db.asUser(principal, async (tx) => {
-        const { rows } = await tx.query<{ b: Booking }>(
-          `select public.booking_json(b) as b from public.bookings b
-            where b.user_id = coalesce($3::uuid, auth.uid()) and ($1::text is null or b.status = $1)
-            order by b.created_at desc, b.id limit $2`,
-          [opts.status ?? null, opts.limit, opts.userId ?? null],
-        );
-        return rows.map((r) => r.b);
-      });
-    },
+    listOwn: (principal, opts) => commands.listBookings(principal, opts),
 
     async cancel(principal, bookingId, reason) {
-      const result = await db.asUser(principal, (tx) => command<CommandResult>(tx, 'public.cancel_booking($1, $2)', [bookingId, reason ?? null]));
+      const result = await commands.cancelBooking(principal, bookingId, reason ?? null);
       await committed(result, []);
       return result.booking;
     },
