@@ -1,20 +1,9 @@
-export type BookingStatus = 'pending' | 'confirmed' | 'active' | 'completed' | 'cancelled' | 'expired';
+import type { BookingView } from '../realtime/contract.js';
 
-/** A booking as the SQL function `booking_json` returns it (and as clients receive it). */
-export interface Booking {
-  id: string;
-  user_id: string;
-  parking_lot_id: string;
-  starts_at: string;
-  ends_at: string;
-  status: BookingStatus;
-  hold_expires_at: string | null;
-  amount_cents: number;
-  currency: string;
-  vehicle_plate: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type BookingStatus = BookingView['status'];
+
+/** A booking as the SQL function `booking_json` returns it: the same shape clients receive. */
+export type Booking = BookingView;
 
 /** Without starts_at the booking starts now by the database's clock; give ends_at or duration_minutes. */
 export interface CreateBookingCommand {
