@@ -23,6 +23,7 @@ import { createDemoRouter } from './http/demo-router.js';
 import { createRealtimeRouter } from './http/realtime-router.js';
 import { cleanupLogs } from './jobs/cleanup.js';
 import { InProcessScheduler } from './jobs/in-process-scheduler.js';
+import { PeriodicWork } from './jobs/periodic.js';
 import type { Scheduler } from './jobs/scheduler.js';
 import { createRateLimits } from './limits/rate-limits.js';
 import type { Logger } from './logger.js';
@@ -103,7 +104,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     graceMs: config.outbox.graceMs,
     onRedelivered: (n) => metrics.sweeperRedeliveries.inc(n),
   });
-  const scheduler = deps.scheduler ?? new InProcessScheduler({ ...config.jobs, logger: logger.child({ component: 'jobs' }) });
+  const scheduler = deps.scheduler ?? new InProcessScheduler({ logger: logger.child({ component: 'jobs' }) });
+  const periodic = new PeriodicWork({ ...config.jobs, logger: logger.child({ component: 'jobs' }) });
   const commands = deps.commands ?? createPgCommands(db);
   const bookings = createBookingService({
     db,
@@ -203,12 +205,14 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     async start() {
       await bookings.configure(config.bookings);
       await scheduler.start(jobHandlers);
+      periodic.start(jobHandlers);
       sweeper.start();
     },
     stop() {
       stopping ??= (async () => {
         // Stop accepting first (open connections stay until io closes them below).
         if (httpServer.listening) httpServer.close();
+        await periodic.stop();
         await scheduler.stop();
         await sweeper.stop();
         // Clients reconnect by themselves after a transport close (unlike a server-side

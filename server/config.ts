@@ -41,6 +41,7 @@ const envSchema = z.object({
 
   DATABASE_URL: optionalString,
   DATABASE_POOL_MAX: int(10, 1, 200),
+  DATABASE_QUERY_TIMEOUT_MS: int(10_000, 100, 600_000),
   EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
   EMBEDDED_PG_PORT: int(54329, 1, 65535),
   SEED_DEMO_DATA: z.enum(['auto', 'true', 'false']).default('auto'),
@@ -118,8 +119,8 @@ export interface Config {
   host: string;
   nodeId: string;
   database:
-    | { kind: 'external'; url: string; poolMax: number }
-    | { kind: 'embedded'; dir: string; port: number; poolMax: number };
+    | { kind: 'external'; url: string; poolMax: number; queryTimeoutMs: number }
+    | { kind: 'embedded'; dir: string; port: number; poolMax: number; queryTimeoutMs: number };
   seedDemoData: boolean;
   redisUrl?: string;
   redisAdapterKey: string;
@@ -174,8 +175,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
     database: e.DATABASE_URL
-      ? { kind: 'external', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
-      : { kind: 'embedded', dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT, poolMax: e.DATABASE_POOL_MAX },
+      ? { kind: 'external', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS }
+      : { kind: 'embedded', dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT, poolMax: e.DATABASE_POOL_MAX, queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS },
     seedDemoData: e.SEED_DEMO_DATA === 'auto' ? embedded : e.SEED_DEMO_DATA === 'true',
     redisUrl: e.REDIS_URL,
     redisAdapterKey: e.REDIS_ADAPTER_KEY,

@@ -27,6 +27,15 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config);
+  // Last resort: say what happened in the log before the process goes (a supervisor restarts it).
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled promise rejection; exiting');
+    process.exit(1);
+  });
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.error({ err }, 'cleanup failed'));
@@ -38,14 +47,25 @@ async function main(): Promise<void> {
 
     const jwt = resolveJwt(config, logger);
     const payments = resolveWebhookSecret(config, logger);
-    const db = new Db({ url: databaseUrl, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger });
+    const db = new Db({
+      url: databaseUrl,
+      poolMax: config.database.poolMax,
+      queryTimeoutMs: config.database.queryTimeoutMs,
+      roleClaimPath: config.jwt.roleClaimPath,
+      logger,
+    });
     cleanups.push(() => db.close());
     if (config.seedDemoData) await seedDemoData(db, logger);
 
     const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger) : undefined;
     if (redis) cleanups.push(() => redis.close());
     const scheduler = redis
-      ? new BullMqScheduler({ ...config.jobs, connection: redis.jobs, logger: logger.child({ component: 'jobs' }) })
+      ? new BullMqScheduler({
+          ...config.jobs,
+          queueConnection: redis.jobsQueue,
+          workerConnection: redis.jobsWorker,
+          logger: logger.child({ component: 'jobs' }),
+        })
       : undefined;
 
     const demoTokens = jwt.secret && config.seedDemoData && config.env !== 'production' ? mintDemoTokens(jwt.secret) : undefined;

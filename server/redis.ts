@@ -5,8 +5,10 @@ import type { Logger } from './logger.js';
 export interface RedisClients {
   pub: Redis;
   sub: Redis;
-  /** For BullMQ: maxRetriesPerRequest must be null, its workers block on the connection. */
-  jobs: Redis;
+  /** For adding BullMQ jobs: fails at once while Redis is away instead of queueing the command. */
+  jobsQueue: Redis;
+  /** For BullMQ's worker: maxRetriesPerRequest must be null, it blocks on the connection. */
+  jobsWorker: Redis;
   adapter: ReturnType<typeof createAdapter>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -37,12 +39,14 @@ export function createRedisClients(url: string, adapterKey: string, logger: Logg
   };
   const pub = make('pub');
   const sub = make('sub');
-  const jobs = make('jobs', { maxRetriesPerRequest: null });
+  const jobsQueue = make('jobs-queue', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const jobsWorker = make('jobs-worker', { maxRetriesPerRequest: null });
   let closed = false;
   return {
     pub,
     sub,
-    jobs,
+    jobsQueue,
+    jobsWorker,
     adapter: createAdapter(pub, sub, { key: adapterKey, requestsTimeout: 3000 }),
     async ping() {
       const answer = await pub.ping();
@@ -51,7 +55,7 @@ export function createRedisClients(url: string, adapterKey: string, logger: Logg
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([pub.quit(), sub.quit(), jobs.quit()]);
+      await Promise.allSettled([pub.quit(), sub.quit(), jobsQueue.quit(), jobsWorker.quit()]);
     },
   };
 }

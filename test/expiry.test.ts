@@ -49,7 +49,7 @@ describe('hold expiry on BullMQ (real Redis)', function () {
     const redisUrl = requireRedis(this);
     q = testQueue(redisUrl);
     // The sweep runs hourly here, so what expires a hold in these tests is its delayed job.
-    server = await startTestServer({ BOOKING_HOLD_SECONDS: '1' }, { scheduler: q.scheduler() });
+    server = await startTestServer({ BOOKING_HOLD_SECONDS: '1', JOBS_SWEEP_INTERVAL_MS: '3600000' }, { scheduler: q.scheduler() });
   });
   after(async () => {
     await server?.stop();
@@ -107,7 +107,7 @@ describe('hold expiry on BullMQ (real Redis)', function () {
 
   it('still expires the hold when the node that created it is gone', async () => {
     const lot = await createLot(server.db, { total: 1 });
-    const creator = await startTestServer({ BOOKING_HOLD_SECONDS: '1' }, { scheduler: q.scheduler() });
+    const creator = await startTestServer({ BOOKING_HOLD_SECONDS: '1', JOBS_SWEEP_INTERVAL_MS: '3600000' }, { scheduler: q.scheduler() });
     const { booking } = await holdOne(creator, lot);
     await creator.stop();
 
@@ -118,8 +118,8 @@ describe('hold expiry on BullMQ (real Redis)', function () {
     assert.equal(await status(server, booking.id), 'expired');
   });
 
-  it('catches a hold whose job was lost (Redis flushed) with the sweep job', async () => {
-    const sweeping = await startTestServer({ BOOKING_HOLD_SECONDS: '1' }, { scheduler: q.scheduler({ sweepIntervalMs: 500 }) });
+  it('catches a hold whose job was lost (Redis flushed) with the periodic sweep', async () => {
+    const sweeping = await startTestServer({ BOOKING_HOLD_SECONDS: '1', JOBS_SWEEP_INTERVAL_MS: '500' }, { scheduler: q.scheduler() });
     try {
       const lot = await createLot(sweeping.db, { total: 1 });
       const { booking } = await holdOne(sweeping, lot);

@@ -8,6 +8,8 @@ export type Tx = pg.PoolClient;
 export interface DbOptions {
   url: string;
   poolMax: number;
+  /** A query with no answer by then fails (Postgres frozen, a network partition) instead of hanging. */
+  queryTimeoutMs?: number;
   /** Path of the application role claim, passed to `public.is_admin()` in every transaction. */
   roleClaimPath: string[];
   logger: Logger;
@@ -34,6 +36,8 @@ export class Db {
       application_name: opts.applicationName ?? 'spotcast',
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
+      query_timeout: opts.queryTimeoutMs ?? 10_000,
+      keepAlive: true,
     });
     this.claimPath = opts.roleClaimPath.join('.');
     // An idle client losing its connection (Postgres restart) must not crash the process.
@@ -75,7 +79,14 @@ export class Db {
     } catch (err) {
       throw mapDbError(err);
     }
+    // The pool stops listening for errors on a client it has lent out; without our own listener a
+    // connection lost mid-transaction (Postgres restart, failover) is an uncaught exception.
     let broken = false;
+    const onError = (err: Error) => {
+      broken = true;
+      this.opts.logger.warn({ err: err.message }, 'Postgres connection lost during a transaction');
+    };
+    client.on('error', onError);
     try {
       // One round trip: open the transaction and set role and claims locally (what PostgREST
       // does). The values are escaped by pg's own escapeLiteral; the role is one of two literals.
@@ -88,12 +99,21 @@ export class Db {
       await client.query('commit');
       return result;
     } catch (err) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
+      // After a timeout the connection is stuck behind its query: a rollback would wait too.
+      if (broken || isQueryTimeout(err)) broken = true;
+      else {
+        await client.query('rollback').catch(() => {
+          broken = true;
+        });
+      }
       throw mapDbError(err);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
+}
+
+function isQueryTimeout(err: unknown): boolean {
+  return err instanceof Error && /query read timeout|timeout exceeded/i.test(err.message);
 }

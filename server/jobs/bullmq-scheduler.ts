@@ -1,11 +1,13 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { jobId, NotDueError, type JobHandlers, type ScheduledWork, type Scheduler, type ScheduleTiming, type Transition } from './scheduler.js';
+import { jobId, NotDueError, type JobHandlers, type ScheduledWork, type Scheduler, type Transition } from './scheduler.js';
 
-export interface BullMqSchedulerOptions extends ScheduleTiming {
-  /** A connection with maxRetriesPerRequest: null (BullMQ's workers block on it). */
-  connection: Redis;
+export interface BullMqSchedulerOptions {
+  /** For adding jobs: enableOfflineQueue false, so an add fails at once while Redis is away (BullMQ's advice for producers). */
+  queueConnection: Redis;
+  /** For the worker: maxRetriesPerRequest null, it blocks on the connection. */
+  workerConnection: Redis;
   queueName: string;
   prefix: string;
   logger: Logger;
@@ -16,8 +18,8 @@ const TRANSITIONS = new Set<string>(['expire', 'activate', 'complete']);
 
 /**
  * Booking transitions as delayed BullMQ jobs with deterministic ids, retried with backoff by
- * BullMQ itself; a repeatable sweep catches whatever was lost (e.g. Redis was flushed), and a
- * repeatable clean-up trims old logs. Any node's worker may run any job.
+ * BullMQ itself. Any node's worker may run any job. What Redis loses (a flush, a restart without
+ * persistence) the periodic sweep of every node finds in the database.
  */
 export class BullMqScheduler implements Scheduler {
   readonly kind = 'bullmq' as const;
@@ -26,7 +28,7 @@ export class BullMqScheduler implements Scheduler {
 
   constructor(private readonly opts: BullMqSchedulerOptions) {
     this.queue = new Queue(opts.queueName, {
-      connection: opts.connection,
+      connection: opts.queueConnection,
       prefix: opts.prefix,
       defaultJobOptions: {
         attempts: 5,
@@ -38,11 +40,9 @@ export class BullMqScheduler implements Scheduler {
     this.queue.on('error', (err) => opts.logger.warn({ err }, 'job queue error'));
   }
 
-  async start(handlers: JobHandlers): Promise<void> {
-    await this.queue.upsertJobScheduler('sweep-due', { every: this.opts.sweepIntervalMs }, { name: 'sweep' });
-    await this.queue.upsertJobScheduler('cleanup-logs', { every: this.opts.cleanupIntervalMs }, { name: 'cleanup' });
+  async start(handlers: Pick<JobHandlers, 'advance'>): Promise<void> {
     this.worker = new Worker(this.opts.queueName, (job, token) => this.run(job, handlers, token), {
-      connection: this.opts.connection,
+      connection: this.opts.workerConnection,
       prefix: this.opts.prefix,
       concurrency: this.opts.concurrency ?? 10,
     });
@@ -74,7 +74,7 @@ export class BullMqScheduler implements Scheduler {
     await this.queue.close();
   }
 
-  private async run(job: Job, handlers: JobHandlers, token: string | undefined): Promise<unknown> {
+  private async run(job: Job, handlers: Pick<JobHandlers, 'advance'>, token: string | undefined): Promise<unknown> {
     if (TRANSITIONS.has(job.name)) {
       const bookingId = (job.data as { bookingId?: unknown }).bookingId;
       if (typeof bookingId !== 'string') throw new Error(`job ${job.id} has no bookingId`);
@@ -87,8 +87,6 @@ export class BullMqScheduler implements Scheduler {
         throw new DelayedError();
       }
     }
-    if (job.name === 'sweep') return handlers.sweepDue();
-    if (job.name === 'cleanup') return handlers.cleanup();
     throw new Error(`unknown job ${job.name}`);
   }
 }

@@ -24,10 +24,11 @@ export interface JobHandlers {
   cleanup(): Promise<unknown>;
 }
 
+/** Runs each booking's delayed transitions at their time. The periodic safety nets are PeriodicWork. */
 export interface Scheduler {
   readonly kind: 'bullmq' | 'in-process';
   schedule(work: ScheduledWork[]): Promise<void>;
-  start(handlers: JobHandlers): Promise<void>;
+  start(handlers: Pick<JobHandlers, 'advance'>): Promise<void>;
   stop(): Promise<void>;
   /** Jobs waiting or delayed, for metrics and health. */
   depth(): Promise<number>;

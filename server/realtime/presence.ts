@@ -21,13 +21,35 @@ export interface ClusterSockets {
  * node does not answer: an admin still gets an answer, marked partial.
  */
 export async function clusterSockets(io: IoServer, logger: Logger): Promise<ClusterSockets> {
+  const { sockets, partial } = await fetchClusterSockets(io, undefined, logger);
+  return { sockets: sockets.map(summary), partial };
+}
+
+/** Longer than the adapter's own 3 s requestsTimeout, which only starts once Redis answers at all. */
+const CLUSTER_QUERY_TIMEOUT_MS = 3500;
+
+/**
+ * `fetchSockets` across the cluster, bounded: while Redis is unreachable the adapter would wait
+ * for it (ioredis queues the command), so past the timeout this node answers with its own
+ * sockets and says the answer is partial.
+ */
+export async function fetchClusterSockets(io: IoServer, room: string | undefined, logger: Logger) {
+  const cluster = room ? io.in(room) : io;
+  const local = room ? io.local.in(room) : io.local;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const sockets = await io.fetchSockets();
-    return { sockets: sockets.map(summary), partial: false };
+    const sockets = await Promise.race([
+      cluster.fetchSockets(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from the cluster within ${CLUSTER_QUERY_TIMEOUT_MS} ms`)), CLUSTER_QUERY_TIMEOUT_MS);
+      }),
+    ]);
+    return { sockets, partial: false };
   } catch (err) {
     logger.warn({ err }, 'cluster socket query incomplete; answering with this node only');
-    const sockets = await io.local.fetchSockets();
-    return { sockets: sockets.map(summary), partial: true };
+    return { sockets: await local.fetchSockets(), partial: true };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../logger.js';
+import { fetchClusterSockets } from './presence.js';
 import { rooms } from './rooms.js';
 import type { IoServer } from './types.js';
 
@@ -20,16 +21,7 @@ export interface StatusService {
 export function createStatusService(deps: { io: IoServer; nodeId: string; logger: Logger }): StatusService {
   return {
     async connectionStatus(principal) {
-      const room = rooms.user(principal.userId);
-      let partial = false;
-      let sockets;
-      try {
-        sockets = await deps.io.in(room).fetchSockets();
-      } catch (err) {
-        deps.logger.warn({ err }, 'cluster socket query incomplete');
-        partial = true;
-        sockets = await deps.io.local.in(room).fetchSockets();
-      }
+      const { sockets, partial } = await fetchClusterSockets(deps.io, rooms.user(principal.userId), deps.logger);
       return {
         user: { id: principal.userId, role: principal.role },
         connected: sockets.length > 0,

@@ -8,7 +8,7 @@ export interface TestQueue {
   queueName: string;
   prefix: string;
   /** A scheduler on the shared queue, as one node would have. */
-  scheduler(opts?: { sweepIntervalMs?: number }): BullMqScheduler;
+  scheduler(): BullMqScheduler;
   /** Direct access to the queue, to inspect or remove jobs as an operator could. */
   queue: Queue;
   close(): Promise<void>;
@@ -19,8 +19,8 @@ export function testQueue(redisUrl: string): TestQueue {
   const queueName = uniqueName('q');
   const prefix = uniqueName('spotcast_test');
   const connections: Redis[] = [];
-  const connect = () => {
-    const c = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const connect = (opts: { enableOfflineQueue?: boolean; maxRetriesPerRequest?: number | null } = { maxRetriesPerRequest: null }) => {
+    const c = new Redis(redisUrl, opts);
     connections.push(c);
     return c;
   };
@@ -30,14 +30,14 @@ export function testQueue(redisUrl: string): TestQueue {
     queueName,
     prefix,
     queue,
-    scheduler(opts = {}) {
+    scheduler() {
       const s = new BullMqScheduler({
-        connection: connect(),
+        // As server/redis.ts makes them: a fail-fast producer connection, a blocking worker one.
+        queueConnection: connect({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+        workerConnection: connect(),
         queueName,
         prefix,
         logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-        sweepIntervalMs: opts.sweepIntervalMs ?? 3_600_000,
-        cleanupIntervalMs: 3_600_000,
       });
       schedulers.push(s);
       return s;

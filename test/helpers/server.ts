@@ -23,12 +23,12 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** A real server on a free port against the run's database, configured as a user would. */
+/** A real server on a free port against the run's database (or `DATABASE_URL` in env), configured as a user would. */
 export async function startTestServer(env: Record<string, string> = {}, extra: Partial<AppDeps> = {}): Promise<TestServer> {
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
-    DATABASE_URL: testEnv().databaseUrl,
+    DATABASE_URL: env.DATABASE_URL ?? testEnv().databaseUrl,
     JWT_SECRET: TEST_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ACTIVITY_FLUSH_INTERVAL_MS: '100',
@@ -43,7 +43,8 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     ...env,
   });
   const logger = pino({ level: config.log.level });
-  const db = new Db({ url: testEnv().databaseUrl, poolMax: 10, roleClaimPath: config.jwt.roleClaimPath, logger });
+  const databaseUrl = config.database.kind === 'external' ? config.database.url : testEnv().databaseUrl;
+  const db = new Db({ url: databaseUrl, poolMax: 10, queryTimeoutMs: config.database.queryTimeoutMs, roleClaimPath: config.jwt.roleClaimPath, logger });
   const httpServer = createServer();
   const app = createApplication(httpServer, { config, db, logger, verifier: createTokenVerifier(config.jwt), ...extra });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
