@@ -91,6 +91,10 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   });
 
   const ioOptions: IoOptions = { verifier, logger, activity, nodeId: config.nodeId, corsOrigins: config.corsOrigins, limits, metrics };
+  // Socket.IO hands to the 'request' listeners that exist when it attaches only what is not its
+  // own; a listener added later sees /socket.io/ requests too and answers them a second time.
+  let httpApp: Express | undefined;
+  httpServer.on('request', (req, res) => httpApp?.(req, res));
   const io = createIo(httpServer, ioOptions);
   if (deps.adapter) io.adapter(deps.adapter as never);
 
@@ -183,7 +187,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       '/notifications': createNotificationsRouter({ notifications }),
     },
   });
-  httpServer.on('request', http);
+  httpApp = http;
 
   const jobHandlers = {
     advance: bookings.advance,
