@@ -50,14 +50,33 @@ export function useRealtime(url: string, token: string, opts: { lots?: string[];
     });
     socketRef.current = socket;
 
-    /** Drops duplicates (seq already seen), asks for a replay on a gap, and remembers the seq. */
+    /**
+     * Per room: `lastSeq` is the highest seq up to which nothing is missing (what is sent back on
+     * reconnect); `ahead` holds seqs seen beyond a gap. Live events can overtake a replay, so an
+     * event is new unless its seq was already seen, and the watermark only moves over a
+     * contiguous run. A gap asks the server to replay from the watermark.
+     */
+    const ahead: Record<string, Set<number>> = {};
     const fresh = (p: { room?: string; seq?: number }): boolean => {
       if (p.room === undefined || p.seq === undefined) return true;
-      const last = lastSeq[p.room] ?? 0;
-      if (p.seq <= last) return false;
-      if (p.seq > last + 1 && last > 0) socket.emit('subscribe', { room: p.room, last_seq: last });
-      lastSeq[p.room] = p.seq;
+      const room = p.room;
+      const seen = (ahead[room] ??= new Set());
+      const last = lastSeq[room] ?? 0;
+      if (p.seq <= last || seen.has(p.seq)) return false;
+      seen.add(p.seq);
+      let upTo = last;
+      while (seen.delete(upTo + 1)) upTo++;
+      lastSeq[room] = upTo;
       storage?.setItem(SEQ_KEY, JSON.stringify(lastSeq));
+      if (seen.size > 0 && p.seq > upTo + 1) socket.emit('subscribe', { room, last_seq: upTo });
+      return true;
+    };
+    /** State events (availability) apply only if newer than what is shown: a replay may arrive late. */
+    const shown: Record<string, number> = {};
+    const newest = (p: { room?: string; seq?: number }): boolean => {
+      if (p.room === undefined || p.seq === undefined) return true;
+      if (p.seq <= (shown[p.room] ?? 0)) return false;
+      shown[p.room] = p.seq;
       return true;
     };
     const putLots = (list: LotAvailability[]) =>
@@ -77,11 +96,13 @@ export function useRealtime(url: string, token: string, opts: { lots?: string[];
       setError(code ? `${err.message}: ${code}` : err.message);
     });
     socket.on('disconnect', () => setStatus('reconnecting'));
-    socket.on('parking_updated', (p) => fresh(p) && putLots([p]));
+    socket.on('parking_updated', (p) => fresh(p) && newest(p) && putLots([p]));
     socket.on('booking_updated', (p) => fresh(p) && setBookings((prev) => ({ ...prev, [p.booking_id]: p.booking })));
     socket.on('notification', (n) => fresh(n) && setNotifications((prev) => [n, ...prev].slice(0, 50)));
     socket.on('room_snapshot', (s: RoomSnapshotPayload) => {
       lastSeq[s.room] = s.seq;
+      shown[s.room] = s.seq;
+      ahead[s.room]?.clear();
       if (s.lots) putLots(s.lots);
       if (s.bookings) setBookings(Object.fromEntries(s.bookings.map((b) => [b.id, b])));
     });

@@ -42,7 +42,10 @@ create policy audit_admin_insert on public.admin_audit_log for insert to authent
 -- Supabase grants everything on new public tables to the API roles by default; start from
 -- nothing so both environments have exactly these privileges.
 revoke all on public.parking_lots, public.admin_audit_log from anon, authenticated;
-grant select, insert, update, delete on public.parking_lots to authenticated;
+-- Capacity and availability change only through set_lot_availability (checks holds, logs the
+-- event); a direct update may touch descriptive columns only.
+grant select, insert, delete on public.parking_lots to authenticated;
+grant update (name, address, hourly_rate_cents) on public.parking_lots to authenticated;
 grant select, insert on public.admin_audit_log to authenticated;
 grant all on public.parking_lots, public.admin_audit_log to service_role;
 

@@ -32,8 +32,12 @@ alter table public.event_log enable row level security;
 create policy event_log_read on public.event_log for select to authenticated
   using (stream like 'parking\_lot:%' or stream = 'user:' || auth.uid()::text or public.is_admin());
 
+-- The head of each stream, readable on the same terms (replay runs as the caller).
+create policy stream_sequences_read on public.stream_sequences for select to authenticated
+  using (stream like 'parking\_lot:%' or stream = 'user:' || auth.uid()::text or public.is_admin());
+
 revoke all on public.stream_sequences, public.event_log from anon, authenticated;
-grant select on public.event_log to authenticated;
+grant select on public.event_log, public.stream_sequences to authenticated;
 grant all on public.stream_sequences, public.event_log to service_role;
 
 -- Appends one event with the next number of its stream. The stream row lock orders appends per

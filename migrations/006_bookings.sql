@@ -27,7 +27,7 @@ create index bookings_holding on public.bookings (parking_lot_id, starts_at, end
 create index bookings_user on public.bookings (user_id, created_at desc);
 create index bookings_due_hold on public.bookings (hold_expires_at) where status = 'pending';
 create index bookings_due_start on public.bookings (starts_at) where status = 'confirmed';
-create index bookings_due_end on public.bookings (ends_at) where status = 'active';
+create index bookings_due_end on public.bookings (ends_at) where status in ('confirmed', 'active');
 
 create table public.payments (
   id uuid primary key default gen_random_uuid(),
@@ -61,6 +61,10 @@ create table public.booking_settings (
   id boolean primary key default true check (id),
   hold_seconds integer not null default 900 check (hold_seconds between 1 and 86400),
   max_hours integer not null default 24 check (max_hours between 1 and 744),
+  -- Unpaid holds one user may have at once, and how far ahead a booking may start: without them
+  -- one user could keep a whole lot held without paying.
+  max_pending_per_user integer not null default 5 check (max_pending_per_user between 1 and 100000),
+  max_days_ahead integer not null default 90 check (max_days_ahead between 1 and 3650),
   updated_at timestamptz not null default now()
 );
 insert into public.booking_settings default values;
@@ -85,11 +89,15 @@ grant select on public.bookings, public.payments, public.payment_webhook_events 
 grant all on public.bookings, public.payments, public.payment_webhook_events to service_role;
 
 -- The server writes its configured limits here at start (service_role only).
-create or replace function public.configure_bookings(p_hold_seconds integer, p_max_hours integer) returns void
+create or replace function public.configure_bookings(
+  p_hold_seconds integer, p_max_hours integer, p_max_pending_per_user integer, p_max_days_ahead integer
+) returns void
 language sql
 set search_path = ''
 as $$
-  update public.booking_settings set hold_seconds = p_hold_seconds, max_hours = p_max_hours, updated_at = now()
+  update public.booking_settings
+     set hold_seconds = p_hold_seconds, max_hours = p_max_hours,
+         max_pending_per_user = p_max_pending_per_user, max_days_ahead = p_max_days_ahead, updated_at = now()
 $$;
 
 -- ---- capacity -------------------------------------------------------------------------------
@@ -261,6 +269,15 @@ begin
   if v_ends - v_starts > make_interval(hours => settings.max_hours) then
     raise exception 'A booking may last at most % hours', settings.max_hours using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
+  if v_starts > clock_timestamp() + make_interval(days => settings.max_days_ahead) then
+    raise exception 'A booking may start at most % days ahead', settings.max_days_ahead using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  -- Serialised per user, so concurrent requests cannot all pass the count.
+  perform pg_advisory_xact_lock(hashtextextended('pending/' || v_uid::text, 0));
+  if (select count(*) from public.bookings where user_id = v_uid and status = 'pending') >= settings.max_pending_per_user then
+    raise exception 'You already have % unpaid holds; pay or cancel one first', settings.max_pending_per_user
+      using errcode = 'P0001', hint = 'TOO_MANY_HOLDS';
+  end if;
 
   v_capacity := public.lot_capacity(lot);
   v_peak := public.lot_peak_holds(p_lot_id, v_starts, v_ends);
@@ -358,7 +375,8 @@ begin
   elsif p_transition = 'activate' then
     if b.ends_at <= clock_timestamp() then return null; end if; -- already over: 'complete' handles it
     update public.bookings set status = 'active', updated_at = now() where id = p_booking_id returning * into b;
-    return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(b, 'activated', null, false));
+    -- Its window starts now: the space counts as held from here, so the lot's watchers hear it.
+    return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(b, 'activated', null, true));
   end if;
   update public.bookings set status = 'completed', updated_at = now() where id = p_booking_id returning * into b;
   return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(b, 'completed', null, true));
@@ -411,6 +429,17 @@ begin
   end if;
   perform 1 from public.parking_lots where id = b.parking_lot_id for update;
   select * into b from public.bookings where id = p_booking_id for update;
+
+  -- The provider's payment id names one payment of one booking; a final one is never re-applied.
+  select * into p from public.payments x where x.provider = 'webhook' and x.provider_payment_id = p_provider_payment_id for update;
+  if found and p.booking_id <> b.id then
+    raise exception 'Payment % belongs to another booking', p_provider_payment_id using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  if found and p.status in ('succeeded', 'refunded') then
+    v_outcome := jsonb_build_object('payment_id', p.id, 'payment_status', p.status, 'booking_status', b.status, 'ignored', true);
+    update public.payment_webhook_events e set outcome = v_outcome where e.provider_event_id = p_event_id;
+    return v_outcome || jsonb_build_object('duplicate', false, 'booking', public.booking_json(b), 'events', '[]'::jsonb);
+  end if;
 
   if p_type = 'payment.succeeded' then
     if coalesce(p_currency, 'EUR') <> b.currency then
@@ -544,13 +573,13 @@ $$;
 
 -- Privileges: callers may run the commands meant for them; the rest is the server's (service_role).
 revoke execute on function public.lot_capacity(public.parking_lots), public.lot_peak_holds(uuid, timestamptz, timestamptz),
-  public.append_payment_event(public.payments, text, uuid), public.configure_bookings(integer, integer),
+  public.append_payment_event(public.payments, text, uuid), public.configure_bookings(integer, integer, integer, integer),
   public.append_booking_events(public.bookings, text, uuid, boolean, text, text, text),
   public.advance_booking(uuid, text), public.due_bookings(integer),
   public.apply_payment_event(text, text, uuid, integer, text, text, text)
   from public, anon, authenticated;
 grant execute on function public.lot_capacity(public.parking_lots), public.lot_peak_holds(uuid, timestamptz, timestamptz),
-  public.append_payment_event(public.payments, text, uuid), public.configure_bookings(integer, integer),
+  public.append_payment_event(public.payments, text, uuid), public.configure_bookings(integer, integer, integer, integer),
   public.append_booking_events(public.bookings, text, uuid, boolean, text, text, text),
   public.advance_booking(uuid, text), public.due_bookings(integer),
   public.apply_payment_event(text, text, uuid, integer, text, text, text)

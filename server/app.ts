@@ -90,7 +90,16 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     onFlush: (rows) => metrics.activityFlushSize.observe(rows),
   });
 
-  const ioOptions: IoOptions = { verifier, logger, activity, nodeId: config.nodeId, corsOrigins: config.corsOrigins, limits, metrics };
+  const ioOptions: IoOptions = {
+    verifier,
+    logger,
+    activity,
+    nodeId: config.nodeId,
+    corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
+    limits,
+    metrics,
+  };
   // Socket.IO hands to the 'request' listeners that exist when it attaches only what is not its
   // own; a listener added later sees /socket.io/ requests too and answers them a second time.
   let httpApp: Express | undefined;
@@ -156,6 +165,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     limits,
     metrics,
     corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
     staticDir: PUBLIC_DIR,
     open: {
       ...(deps.demoTokens ? { '/demo': createDemoRouter(deps.demoTokens) } : {}),
@@ -217,7 +227,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
         // Stop accepting first (open connections stay until io closes them below).
         if (httpServer.listening) httpServer.close();
         await periodic.stop();
-        await scheduler.stop();
+        // BullMQ's worker waits for Redis to close; an outage must not hold up the steps below.
+        await Promise.race([scheduler.stop(), new Promise((r) => setTimeout(r, 3000).unref())]);
         await sweeper.stop();
         // Clients reconnect by themselves after a transport close (unlike a server-side
         // disconnect), to another node behind the load balancer; tell them why first.

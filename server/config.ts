@@ -63,9 +63,13 @@ const envSchema = z.object({
   JWT_CLOCK_TOLERANCE_SECONDS: int(5, 0, 300),
 
   FRONTEND_URL: z.string().default('http://localhost:3000,http://localhost:5173'),
+  /** Behind a load balancer: its address(es) or `loopback`, `uniquelocal`… (proxy-addr syntax). */
+  TRUST_PROXY: z.string().regex(/^[\w.:/, -]{1,500}$/).default('loopback'),
 
   BOOKING_HOLD_SECONDS: int(900, 1, 86_400),
   BOOKING_MAX_HOURS: int(24, 1, 24 * 31),
+  BOOKING_MAX_PENDING_PER_USER: int(5, 1, 100_000),
+  BOOKING_MAX_DAYS_AHEAD: int(90, 1, 3650),
 
   PAYMENT_WEBHOOK_SECRET: optionalString,
   PAYMENT_WEBHOOK_TOLERANCE_SECONDS: int(300, 1, 3600),
@@ -127,7 +131,9 @@ export interface Config {
   dataApi: { kind: 'postgres' } | { kind: 'supabase'; url: string; anonKey: string };
   jwt: JwtConfig;
   corsOrigins: string[] | '*';
-  bookings: { holdSeconds: number; maxHours: number };
+  bookings: { holdSeconds: number; maxHours: number; maxPendingPerUser: number; maxDaysAhead: number };
+  /** Express's `trust proxy`: which hops' X-Forwarded-For to believe for the client address. */
+  trustProxy: string;
   payments: { webhookSecret?: string; toleranceSeconds: number };
   outbox: { sweepIntervalMs: number; graceMs: number; retentionHours: number; replayMaxEvents: number };
   jobs: { sweepIntervalMs: number; cleanupIntervalMs: number; queueName: string; prefix: string };
@@ -193,7 +199,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
     },
     corsOrigins: e.FRONTEND_URL.trim() === '*' ? '*' : e.FRONTEND_URL.split(',').map((s) => s.trim()).filter(Boolean),
-    bookings: { holdSeconds: e.BOOKING_HOLD_SECONDS, maxHours: e.BOOKING_MAX_HOURS },
+    bookings: {
+      holdSeconds: e.BOOKING_HOLD_SECONDS,
+      maxHours: e.BOOKING_MAX_HOURS,
+      maxPendingPerUser: e.BOOKING_MAX_PENDING_PER_USER,
+      maxDaysAhead: e.BOOKING_MAX_DAYS_AHEAD,
+    },
+    trustProxy: e.TRUST_PROXY,
     payments: { webhookSecret: e.PAYMENT_WEBHOOK_SECRET, toleranceSeconds: e.PAYMENT_WEBHOOK_TOLERANCE_SECONDS },
     outbox: { sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS, graceMs: e.OUTBOX_SWEEP_GRACE_MS, retentionHours: e.EVENT_LOG_RETENTION_HOURS, replayMaxEvents: e.REPLAY_MAX_EVENTS },
     jobs: {

@@ -41,6 +41,14 @@ export function createRedisClients(url: string, adapterKey: string, logger: Logg
   const sub = make('sub');
   const jobsQueue = make('jobs-queue', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const jobsWorker = make('jobs-worker', { maxRetriesPerRequest: null });
+  // The adapter publishes without handling the promise; once ioredis gives up on a queued command
+  // (a Redis outage past its retries) that would be an unhandled rejection, which ends the process.
+  const publish = pub.publish.bind(pub) as (...args: unknown[]) => Promise<number>;
+  (pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) => {
+    const sent = publish(...args);
+    sent.catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis publish failed; clients catch up with last_seq'));
+    return sent;
+  };
   let closed = false;
   return {
     pub,

@@ -687,7 +687,7 @@ describe('bookings', () => {
           (err: { code?: string }) => err.code === '42501',
         );
         await assert.rejects(
-          asClaims(userClaims(userB), (c) => c.query('select public.configure_bookings(86400, 744)')),
+          asClaims(userClaims(userB), (c) => c.query('select public.configure_bookings(86400, 744, 100000, 3650)')),
           (err: { code?: string }) => err.code === '42501',
         );
       });

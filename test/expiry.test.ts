@@ -153,6 +153,20 @@ describe('hold expiry without Redis (in-process jobs)', () => {
     assert.equal(await status(server, booking.id), 'expired');
   });
 
+  it("announces the space taken when a paid booking's window starts (activation)", async () => {
+    const lot = await createLot(server.db, { total: 2 });
+    const userId = newUserId();
+    const starts_at = new Date(Date.now() + 1500).toISOString();
+    const res = await request(server, 'POST', '/bookings', { token: server.token(userId), body: { parking_lot_id: lot, starts_at, duration_minutes: 30 } });
+    assert.equal(res.status, 201);
+    await pay(server, res.body.data.booking.id, res.body.data.booking.amount_cents);
+    const { socket } = await connect(server.url, server.token(newUserId()));
+    await call(socket, 'subscribe', { room: `parking_lot:${lot}` });
+    const activated = await nextEvent(socket, 'parking_updated', (p) => p.action === 'booking_activated', 6000);
+    assert.equal(activated.available_spaces, 1, 'the space is held from its start');
+    assert.equal(await status(server, res.body.data.booking.id), 'active');
+  });
+
   it('finds due bookings after a restart (the sweep on start)', async () => {
     const lot = await createLot(server.db, { total: 1 });
     const { booking } = await holdOne(server, lot);

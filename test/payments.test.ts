@@ -405,6 +405,19 @@ describe('payment webhook', () => {
     assert.deepEqual(s.payments.map((p) => p.status).sort(), ['refunded', 'succeeded']);
   });
 
+  it("a provider payment id already used for another booking is refused and changes nothing", async () => {
+    const first = await pendingBooking();
+    const second = await pendingBooking();
+    const paymentId = `pay_${randomUUID()}`;
+    await deliver(event('payment.succeeded', first.booking.id, 400, { payment_id: paymentId }));
+    const reused = await deliver(event('payment.succeeded', second.booking.id, 400, { payment_id: paymentId }));
+    assert.equal(reused.status, 400);
+    const s = await state(second.booking.id);
+    assert.equal(s.status, 'pending');
+    assert.deepEqual(s.payments, []);
+    assert.equal((await state(first.booking.id)).payments[0]?.status, 'succeeded');
+  });
+
   describe('scripts/send-webhook.ts', () => {
     let cwd: string;
     before(() => {

@@ -232,15 +232,23 @@ describe('Row-Level Security (SQL, as Supabase runs it)', () => {
   });
 
   describe('parking lots and the admin audit log', () => {
-    it('a user can read parking_lots but an update changes 0 rows', async () => {
+    it('a user can read parking_lots but an update changes 0 rows, and capacity columns cannot be updated at all', async () => {
       await asClaims(userClaims(userA), async (c) => {
         const { rows } = await c.query('select id::text, total_spaces from public.parking_lots where id = $1', [lotId]);
         assert.deepEqual(rows, [{ id: lotId, total_spaces: 10 }]);
-        const res = await c.query('update public.parking_lots set is_open = false, total_spaces = 0 where id = $1', [lotId]);
+        const res = await c.query(`update public.parking_lots set name = 'mine' where id = $1`, [lotId]);
         assert.equal(res.rowCount, 0);
         const del = await c.query('delete from public.parking_lots where id = $1', [lotId]);
         assert.equal(del.rowCount, 0);
       }, { commit: true });
+      // Capacity changes only through set_lot_availability (which checks holds and logs the event):
+      // not even an admin may update those columns directly.
+      for (const claims of [userClaims(userA), adminClaims(admin)]) {
+        await assert.rejects(
+          asClaims(claims, (c) => c.query('update public.parking_lots set is_open = false, total_spaces = 0 where id = $1', [lotId])),
+          permissionDenied,
+        );
+      }
       const { rows } = await db.query('select is_open, total_spaces from public.parking_lots where id = $1', [lotId]);
       assert.deepEqual(rows, [{ is_open: true, total_spaces: 10 }]);
     });

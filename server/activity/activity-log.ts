@@ -111,7 +111,7 @@ export class ActivityLog {
       this.dropped++;
       if (this.dropped % 1000 === 1) this.opts.logger.warn({ dropped: this.dropped }, 'activity log buffer full; dropping oldest rows');
     }
-    if (buffer.length >= this.opts.batchMax) void this.flush();
+    if (buffer.length >= this.opts.batchMax && !this.flushing) void this.flush();
   }
 
   private async writeAll(): Promise<void> {

@@ -7,7 +7,7 @@ import type { Broadcaster } from '../realtime/broadcaster.js';
 import { clusterSockets, countBy, type ClusterSockets } from '../realtime/presence.js';
 import { isLotRoom, parseRoom } from '../realtime/rooms.js';
 import type { IoServer } from '../realtime/types.js';
-import { queryAvailability } from '../parking/parking-service.js';
+import { queryAvailability } from '../data/pg-commands.js';
 
 export interface AdminService {
   announce(principal: Principal, input: AnnouncementInput): Promise<AnnouncementPayload>;

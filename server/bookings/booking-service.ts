@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandResult, DataCommands } from '../data/commands.js';
-import type { Db, Tx } from '../db/db.js';
+import type { Db } from '../db/db.js';
+import { call } from '../data/pg-commands.js';
 import { AppError, NotFoundError } from '../errors.js';
 import type { EventDispatcher } from '../events/dispatcher.js';
 import type { LoggedEvent } from '../events/types.js';
@@ -18,7 +19,7 @@ export interface BookingService {
   advance(bookingId: string, transition: Transition): Promise<boolean>;
   sweepDue(): Promise<number>;
   /** Writes the hold and maximum length into the database, which enforces them for every caller. */
-  configure(limits: { holdSeconds: number; maxHours: number }): Promise<void>;
+  configure(limits: { holdSeconds: number; maxHours: number; maxPendingPerUser: number; maxDaysAhead: number }): Promise<void>;
 }
 
 export interface BookingServiceDeps {
@@ -37,12 +38,6 @@ export interface BookingServiceDeps {
 
 /** The least wait before re-trying a transition that came early, so clock skew cannot spin. */
 const RETRY_EARLY_MS = 20;
-
-/** Calls one SQL command function and returns its jsonb result. */
-async function command<T>(tx: Tx, sql: string, values: unknown[]): Promise<T> {
-  const { rows } = await tx.query<{ r: T }>(`select ${sql} as r`, values);
-  return rows[0]!.r;
-}
 
 /**
  * The booking lifecycle. The SQL functions decide (capacity under the lot lock, legal
@@ -80,7 +75,7 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
 
   async function advance(bookingId: string, transition: Transition): Promise<boolean> {
     const result = await db.asSystem((tx) =>
-      command<CommandResult | { not_due: true; due_at: string } | null>(tx, 'public.advance_booking($1, $2)', [bookingId, transition]),
+      call<CommandResult | { not_due: true; due_at: string } | null>(tx, 'public.advance_booking($1, $2)', [bookingId, transition]),
     );
     if (!result) return false;
     if ('not_due' in result) {
@@ -129,7 +124,7 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
 
     async applyPayment(cmd) {
       const result = await db.asSystem((tx) =>
-        command<PaymentOutcome & { booking?: Booking; events?: LoggedEvent[] }>(tx, 'public.apply_payment_event($1, $2, $3, $4, $5, $6, $7)', [
+        call<PaymentOutcome & { booking?: Booking; events?: LoggedEvent[] }>(tx, 'public.apply_payment_event($1, $2, $3, $4, $5, $6, $7)', [
           cmd.event_id,
           cmd.type,
           cmd.booking_id,
@@ -147,7 +142,9 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
     advance,
 
     async configure(limits) {
-      await db.asSystem((tx) => tx.query('select public.configure_bookings($1, $2)', [limits.holdSeconds, limits.maxHours]));
+      await db.asSystem((tx) =>
+        tx.query('select public.configure_bookings($1, $2, $3, $4)', [limits.holdSeconds, limits.maxHours, limits.maxPendingPerUser, limits.maxDaysAhead]),
+      );
     },
 
     async sweepDue() {

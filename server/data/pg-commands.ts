@@ -4,7 +4,7 @@ import type { LotAvailability } from '../realtime/contract.js';
 import { iso, type DataCommands } from './commands.js';
 
 /** Calls one SQL function and returns its jsonb result. */
-async function call<T>(tx: Tx, sql: string, values: unknown[]): Promise<T> {
+export async function call<T>(tx: Tx, sql: string, values: unknown[]): Promise<T> {
   const { rows } = await tx.query<{ r: T }>(`select ${sql} as r`, values);
   return rows[0]!.r;
 }

@@ -45,12 +45,12 @@ export class Db {
   }
 
   asUser<T>(principal: Principal, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transaction('authenticated', JSON.stringify(principal.claims), work);
+    return this.transaction('authenticated', JSON.stringify(principal.claims), work, this.userStatementTimeoutMs);
   }
 
   /** Privileged: bypasses RLS. For the server's own bookkeeping (logs, sweeps), never on behalf of a caller. */
   asSystem<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transaction('service_role', SYSTEM_CLAIMS, work);
+    return this.transaction('service_role', SYSTEM_CLAIMS, work, 0);
   }
 
   async ping(): Promise<void> {
@@ -72,7 +72,17 @@ export class Db {
     await this.pool.end();
   }
 
-  private async transaction<T>(role: 'authenticated' | 'service_role', claims: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+  /** Server-side, just under the client's query timeout: a request's locks never outlive it. */
+  private get userStatementTimeoutMs(): number {
+    return Math.max((this.opts.queryTimeoutMs ?? 10_000) - 500, 100);
+  }
+
+  private async transaction<T>(
+    role: 'authenticated' | 'service_role',
+    claims: string,
+    work: (tx: Tx) => Promise<T>,
+    statementTimeoutMs: number,
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -93,7 +103,8 @@ export class Db {
       await client.query(
         `begin; select set_config('role', '${role}', true), ` +
           `set_config('request.jwt.claims', ${client.escapeLiteral(claims)}, true), ` +
-          `set_config('spotcast.role_claim_path', ${client.escapeLiteral(this.claimPath)}, true)`,
+          `set_config('spotcast.role_claim_path', ${client.escapeLiteral(this.claimPath)}, true), ` +
+          `set_config('statement_timeout', '${Math.trunc(statementTimeoutMs)}', true)`,
       );
       const result = await work(client);
       await client.query('commit');

@@ -55,9 +55,12 @@ async function ensureMigrationsTable(client: pg.Client): Promise<void> {
 }
 
 /** The newest migration in the folder and the newest applied one; readiness wants them equal. */
+let latestInFolder: Promise<number> | undefined;
+
 export async function migrationStatus(query: (sql: string) => Promise<{ rows: { id: number }[] }>) {
-  const files = await loadMigrationFiles(MIGRATIONS_DIR);
-  const latest = Math.max(...files.map((f) => f.id));
+  // The folder does not change while the process runs: read and hash it once, not per probe.
+  latestInFolder ??= loadMigrationFiles(MIGRATIONS_DIR).then((files) => Math.max(...files.map((f) => f.id)));
+  const latest = await latestInFolder;
   const { rows } = await query('select coalesce(max(id), -1) as id from public.migrations');
   const applied = Number(rows[0]?.id ?? -1);
   return { latest, applied, current: applied >= latest };

@@ -42,7 +42,9 @@ export async function replayRoom(deps: ReplayDeps, socket: IoSocket, room: Room,
     await sendSnapshot(deps, socket, room, principal, 0);
     return { room: room.name, replayed: 0, snapshot: true, seq: 0 };
   }
-  const { rows, head } = await deps.db.asSystem(async (tx) => {
+  // As the caller: the event log's RLS (lot streams, one's own user stream, admins) is a second
+  // guard behind authorizeRoom.
+  const { rows, head } = await deps.db.asUser(principal, async (tx) => {
     const events = await tx.query<LoggedEvent>(
       `select id, stream, seq, event, rooms, payload from public.event_log
         where stream = $1 and seq > $2 order by seq limit $3`,

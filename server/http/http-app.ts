@@ -22,6 +22,8 @@ export interface HttpAppOptions {
   /** Routers that read the raw body themselves (signed webhooks), mounted before JSON parsing. */
   rawBody?: Record<string, Router>;
   bodyLimit?: string;
+  /** Which proxies' X-Forwarded-For to believe (proxy-addr syntax). */
+  trustProxy?: string;
   /** A folder of static files served at / (the live board and admin console). */
   staticDir?: string;
 }
@@ -29,7 +31,7 @@ export interface HttpAppOptions {
 export function createHttpApp(opts: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', opts.trustProxy ?? 'loopback');
   app.use((req, res, next) => {
     // A request id on every log line of the request, echoed to the client for support.
     const given = req.get('x-request-id');

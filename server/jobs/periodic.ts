@@ -16,7 +16,13 @@ export class PeriodicWork {
   start(handlers: Pick<JobHandlers, 'sweepDue' | 'cleanup'>): void {
     if (this.timers.length > 0) return;
     const every = (ms: number, work: () => Promise<unknown>, what: string) => {
-      const timer = setInterval(() => this.track(work(), what), ms);
+      let inFlight = false;
+      // A pass that outlasts the interval (a backlog) is not joined by a second one.
+      const timer = setInterval(() => {
+        if (inFlight) return;
+        inFlight = true;
+        this.track(work().finally(() => (inFlight = false)), what);
+      }, ms);
       timer.unref();
       this.timers.push(timer);
     };

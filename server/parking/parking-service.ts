@@ -5,8 +5,6 @@ import { NotFoundError } from '../errors.js';
 import type { EventDispatcher } from '../events/dispatcher.js';
 import type { LotAvailability, SetAvailabilityInput } from '../realtime/contract.js';
 
-export { queryAvailability, toAvailability } from '../data/pg-commands.js';
-
 export interface ParkingService {
   availability(principal: Principal, lotId?: string): Promise<LotAvailability[]>;
   lotExists(principal: Principal, lotId: string): Promise<boolean>;

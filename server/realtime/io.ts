@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import proxyaddr from 'proxy-addr';
 import { Server } from 'socket.io';
 import type { ActivityLog } from '../activity/activity-log.js';
 import { installSocketAuth } from '../auth/socket-auth.js';
@@ -20,15 +21,24 @@ export interface IoOptions {
   activity: ActivityLog;
   nodeId: string;
   corsOrigins: string[] | '*';
+  trustProxy: string;
   limits: RateLimits;
   metrics: Metrics;
   maxPayloadBytes?: number;
 }
 
+/**
+ * The client's address as Express sees it: behind the configured proxies, from X-Forwarded-For.
+ * Without this every client behind a load balancer would share the balancer's address.
+ */
+export function clientAddress(socket: IoSocket, trust: (addr: string, i: number) => boolean): string {
+  return proxyaddr(socket.request, trust);
+}
+
 /** Connection attempts per IP, before any token work: a reconnect storm from one place is slowed. */
-function connectionLimit(limits: RateLimits) {
+function connectionLimit(limits: RateLimits, trust: (addr: string, i: number) => boolean) {
   return (socket: IoSocket, next: (err?: Error) => void): void => {
-    limits.consume('connect', socket.handshake.address).then(
+    limits.consume('connect', clientAddress(socket, trust)).then(
       () => next(),
       (err: unknown) => {
         const e = new Error(err instanceof RateLimitedError ? 'Rate limited' : 'Connection refused') as Error & { data?: unknown };
@@ -46,7 +56,7 @@ export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
     pingInterval: 25_000,
     pingTimeout: 20_000,
   });
-  io.use(connectionLimit(opts.limits));
+  io.use(connectionLimit(opts.limits, proxyaddr.compile(opts.trustProxy.split(',').map((s) => s.trim()))));
   installSocketAuth(io, { verifier: opts.verifier, nodeId: opts.nodeId, logger: opts.logger });
   return io;
 }

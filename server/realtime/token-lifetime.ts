@@ -1,7 +1,8 @@
 import type { TokenVerifier } from '../auth/jwt.js';
 import { ForbiddenError } from '../errors.js';
 import { refreshTokenSchema } from './contract.js';
-import { rooms } from './rooms.js';
+import { authorizeRoom } from './handlers/subscription-handlers.js';
+import { parseRoom, rooms } from './rooms.js';
 import type { IoSocket } from './types.js';
 import { on, type HandlerContext } from './validate.js';
 
@@ -34,8 +35,16 @@ export function createTokenLifetime(deps: { verifier: TokenVerifier }) {
       const current = socket.data.principal;
       if (next.userId !== current.userId) throw new ForbiddenError('A refreshed token must be for the same user');
       socket.data.principal = next;
-      if (current.role === 'admin' && next.role !== 'admin') await socket.leave(rooms.admin);
       if (next.role === 'admin' && current.role !== 'admin') await socket.join(rooms.admin);
+      // A demoted token keeps no room it may no longer join (admin, other users' rooms).
+      for (const name of [...socket.rooms]) {
+        if (name === socket.id) continue;
+        try {
+          authorizeRoom(next, parseRoom({ room: name }));
+        } catch {
+          await socket.leave(name);
+        }
+      }
       arm();
       return { token_expires_at: new Date(next.expiresAt * 1000).toISOString() };
     });

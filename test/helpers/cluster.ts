@@ -191,6 +191,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     OUTBOX_SWEEP_INTERVAL_MS: '200',
     OUTBOX_SWEEP_GRACE_MS: '500',
+    BOOKING_MAX_PENDING_PER_USER: '100000',
     ACTIVITY_FLUSH_INTERVAL_MS: '100',
     ...opts.env,
   };

@@ -40,6 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     RATE_LIMIT_BOOKINGS: '100000/1',
     RATE_LIMIT_HTTP: '100000/1',
     RATE_LIMIT_CONNECTIONS: '100000/1',
+    BOOKING_MAX_PENDING_PER_USER: '100000',
     ...env,
   });
   const logger = pino({ level: config.log.level });

@@ -45,8 +45,15 @@ export function createSubscriptionHandlers(deps: SubscriptionDeps) {
     }
     const rooms: ReplayInfo[] = [];
     const failed: { room: string; code: string; message: string }[] = [];
+    const done = new Set<string>();
     for (const [room, lastSeq] of Object.entries(parsed.data)) {
       try {
+        // Each room costs what a subscribe costs, and spellings of one room count once.
+        const name = parseRoom({ room }).name;
+        if (done.has(name)) continue;
+        done.add(name);
+        await ctx.limits.consume('socket_event', socket.id);
+        await ctx.limits.consume('user_event', socket.data.principal.userId);
         const result = await subscribe(socket, { room, last_seq: lastSeq });
         if (result.replay) rooms.push(result.replay);
       } catch (err) {
