@@ -23,7 +23,8 @@ export class AuthError extends UnauthorizedError {
 
 const claimsSchema = z.object({
   sub: z.uuid({ message: 'sub must be a user id (uuid)' }),
-  exp: z.number({ message: 'exp is required' }),
+  // Up to the year 9999: a signed but absurd exp must not break date arithmetic later.
+  exp: z.number({ message: 'exp is required' }).max(253_402_300_799, 'exp is out of range'),
 });
 
 export interface TokenVerifier {

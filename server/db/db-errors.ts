@@ -40,6 +40,8 @@ export function mapDbError(err: unknown): unknown {
   }
   if (err.code === '42501') return new ForbiddenError('Not allowed by row-level security');
   if (err.code === '22P02' || err.code === '23514' || err.code === '22023') return new ValidationError('Invalid value');
+  // NUL characters and the like: text Postgres cannot store (also in a token's claims).
+  if (err.code === '22021' || err.code === '22P05') return new ValidationError('Text contains a character that cannot be stored (e.g. NUL)');
   if (err.code && CONNECTION_CODES.has(err.code)) return new ServiceUnavailableError('Database unavailable');
   if (/timeout|terminat|Connection/i.test(err.message) && !err.code) return new ServiceUnavailableError('Database unavailable');
   return err;

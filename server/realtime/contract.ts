@@ -268,3 +268,17 @@ export interface ServerToClientEvents {
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
+
+/** Every event a client may send; anything else is answered UNKNOWN_EVENT. */
+export const CLIENT_EVENTS: ReadonlySet<string> = new Set<ClientEventName>([
+  'subscribe',
+  'unsubscribe',
+  'get_parking_availability',
+  'get_live_stats',
+  'send_announcement',
+  'set_parking_availability',
+  'create_booking',
+  'cancel_booking',
+  'get_booking_status',
+  'refresh_token',
+]);

@@ -11,7 +11,8 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ConnectedPayload } from './contract.js';
 import { rooms } from './rooms.js';
 import type { IoServer, IoSocket } from './types.js';
-import type { HandlerContext } from './validate.js';
+import { answerUnknownEvents, type HandlerContext } from './validate.js';
+import { CLIENT_EVENTS } from './contract.js';
 
 export type SocketFeature = (socket: IoSocket, ctx: HandlerContext) => void;
 
@@ -71,6 +72,7 @@ export function handleConnections(io: IoServer, opts: IoOptions, features: Socke
     const auto = [rooms.user(principal.userId), ...(principal.role === 'admin' ? [rooms.admin] : [])];
     void socket.join(auto);
     for (const feature of features) feature(socket, ctx);
+    answerUnknownEvents(socket, ctx, CLIENT_EVENTS);
 
     const email = typeof principal.claims.email === 'string' ? principal.claims.email : undefined;
     const greeting: ConnectedPayload = {

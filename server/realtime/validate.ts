@@ -53,6 +53,32 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.
 }
 
 /**
+ * An event name the contract does not have is answered (UNKNOWN_EVENT on the ack, or an `error`
+ * event) and costs rate-limit points like any other, instead of being silently ignored.
+ */
+export function answerUnknownEvents(socket: IoSocket, ctx: HandlerContext, known: ReadonlySet<string>): void {
+  socket.onAny((event: unknown, ...args: unknown[]) => {
+    if (typeof event === 'string' && known.has(event)) return;
+    const name = String(event).slice(0, 100);
+    const last = args[args.length - 1];
+    takeTokens(socket, ctx).then(
+      () => {
+        const error = { code: 'UNKNOWN_EVENT', message: `Unknown event "${name}"` };
+        if (typeof last === 'function') (last as (r: unknown) => void)({ ok: false, error });
+        else socket.emit('error', { ...error, event: name });
+        ctx.metrics.eventsIn.inc({ event: 'unknown', outcome: 'UNKNOWN_EVENT' });
+      },
+      (err: unknown) => {
+        if (err instanceof RateLimitedError) noteRefusal(socket, ctx);
+        const { error } = toClientError(err);
+        if (typeof last === 'function') (last as (r: unknown) => void)({ ok: false, error });
+        else socket.emit('error', { message: error.message, code: error.code, event: name });
+      },
+    );
+  });
+}
+
+/**
  * validate → act → ack (or reply event) for one client event. The handler's input type comes
  * from its schema. Every outcome is answered: `{ ok: true, data }` on the ack callback when the
  * client gave one, else the reply event; errors as `{ ok: false, error }` or an `error` event.
