@@ -47,8 +47,11 @@ describe('abuse of legitimate calls', () => {
     for (let i = 0; i < 3; i++) await connectVia(server.url, token, via('203.0.113.7'));
     const refused = await refusal(server.url, token, { headers: via('203.0.113.7') });
     assert.equal(refused.data?.code, 'RATE_LIMITED');
-    // Another client behind the same balancer still gets in.
-    await connectVia(server.url, token, via('198.51.100.9'));
+    // Another client behind the same balancer still gets in, and is logged with its own address.
+    const socketId = await connectVia(server.url, token, via('198.51.100.9'));
+    await server.app.activity.flush();
+    const { rows } = await server.db.asSystem((tx) => tx.query('select ip from public.realtime_connection_log where socket_id = $1', [socketId]));
+    assert.equal(rows[0]?.ip, '198.51.100.9');
   });
 
   it('counts one room once in a handshake resume, however it is spelled', async () => {
@@ -82,11 +85,12 @@ describe('abuse of legitimate calls', () => {
   });
 });
 
-async function connectVia(url: string, token: string, headers: Record<string, string>): Promise<void> {
+async function connectVia(url: string, token: string, headers: Record<string, string>): Promise<string> {
   const socket = io(url, { auth: { token }, extraHeaders: headers, transports: ['websocket'], reconnection: false, forceNew: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connected', () => resolve());
+  const id = await new Promise<string>((resolve, reject) => {
+    socket.once('connected', (c: { socket_id: string }) => resolve(c.socket_id));
     socket.once('connect_error', reject);
   });
   socket.close();
+  return id;
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 
 interface SocketLike {
   id: string;
-  data: { principal: { userId: string; role: string }; connectedAt: number };
+  data: { principal: { userId: string; role: string }; connectedAt: number; ip?: string };
   handshake: { address: string; headers: Record<string, string | string[] | undefined> };
 }
 
@@ -52,7 +52,7 @@ export class ActivityLog {
       socket_id: socket.id,
       user_id: socket.data.principal.userId,
       app_role: socket.data.principal.role,
-      ip: socket.handshake.address,
+      ip: socket.data.ip ?? socket.handshake.address,
       user_agent: typeof ua === 'string' ? ua.slice(0, 300) : null,
       connected_at: new Date(socket.data.connectedAt).toISOString(),
     });

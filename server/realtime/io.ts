@@ -39,7 +39,9 @@ export function clientAddress(socket: IoSocket, trust: (addr: string, i: number)
 /** Connection attempts per IP, before any token work: a reconnect storm from one place is slowed. */
 function connectionLimit(limits: RateLimits, trust: (addr: string, i: number) => boolean) {
   return (socket: IoSocket, next: (err?: Error) => void): void => {
-    limits.consume('connect', clientAddress(socket, trust)).then(
+    const ip = clientAddress(socket, trust);
+    socket.data.ip = ip;
+    limits.consume('connect', ip).then(
       () => next(),
       (err: unknown) => {
         const e = new Error(err instanceof RateLimitedError ? 'Rate limited' : 'Connection refused') as Error & { data?: unknown };

@@ -6,6 +6,8 @@ export interface SocketData {
   principal: Principal;
   nodeId: string;
   connectedAt: number;
+  /** The client's address (behind trusted proxies, from X-Forwarded-For). */
+  ip?: string;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
