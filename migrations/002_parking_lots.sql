@@ -76,80 +76,9 @@ as $$
   order by l.name, l.id
 $$;
 
--- An admin's physical count or service change. Runs as the caller, so RLS and the audit
--- policy check that the caller is an admin; the lot row lock serialises it with bookings.
-create or replace function public.set_lot_availability(
-  p_lot_id uuid,
-  p_available_spaces integer default null,
-  p_out_of_service integer default null,
-  p_is_open boolean default null,
-  p_reason text default null
-)
-returns table (
-  parking_lot_id uuid, name text, total_spaces integer, out_of_service integer,
-  occupied_unbooked integer, held integer, available_spaces integer, is_open boolean,
-  updated_at timestamptz
-)
-language plpgsql
-set search_path = ''
-as $$
-declare
-  lot public.parking_lots;
-  v_held integer;
-  v_oos integer;
-  v_occupied integer;
-begin
-  if not public.is_admin() then
-    raise exception 'Only admins can change availability' using errcode = '42501', hint = 'FORBIDDEN';
-  end if;
-  select * into lot from public.parking_lots l where l.id = p_lot_id for update;
-  if not found then
-    raise exception 'Parking lot % does not exist', p_lot_id using errcode = 'P0002', hint = 'NOT_FOUND';
-  end if;
-
-  v_held := public.lot_held_now(p_lot_id);
-  v_oos := coalesce(p_out_of_service, lot.out_of_service);
-  if v_oos < 0 or v_oos > lot.total_spaces then
-    raise exception 'out_of_service must be between 0 and %', lot.total_spaces
-      using errcode = '22023', hint = 'VALIDATION_ERROR';
-  end if;
-
-  if p_available_spaces is not null then
-    v_occupied := lot.total_spaces - v_oos - v_held - p_available_spaces;
-    if p_available_spaces < 0 or v_occupied < 0 then
-      raise exception 'available_spaces must be between 0 and % (total % - out of service % - held by bookings %)',
-        greatest(lot.total_spaces - v_oos - v_held, 0), lot.total_spaces, v_oos, v_held
-        using errcode = '22023', hint = 'INVALID_AVAILABILITY';
-    end if;
-  else
-    -- Taking spaces out of service shrinks what can be physically occupied, never below zero.
-    v_occupied := least(lot.occupied_unbooked, greatest(lot.total_spaces - v_oos - v_held, 0));
-  end if;
-  if lot.total_spaces - v_oos - v_occupied < v_held then
-    raise exception 'Bookings hold % spaces; only % would remain bookable', v_held,
-      lot.total_spaces - v_oos - v_occupied using errcode = 'P0001', hint = 'SPACES_HELD';
-  end if;
-
-  update public.parking_lots l
-     set out_of_service = v_oos,
-         occupied_unbooked = v_occupied,
-         is_open = coalesce(p_is_open, l.is_open),
-         updated_at = now()
-   where l.id = p_lot_id;
-
-  insert into public.admin_audit_log (actor_id, action, target_type, target_id, details)
-  values (auth.uid(), 'set_lot_availability', 'parking_lot', p_lot_id::text, jsonb_strip_nulls(jsonb_build_object(
-    'before', jsonb_build_object('out_of_service', lot.out_of_service, 'occupied_unbooked', lot.occupied_unbooked, 'is_open', lot.is_open),
-    'after', jsonb_build_object('out_of_service', v_oos, 'occupied_unbooked', v_occupied, 'is_open', coalesce(p_is_open, lot.is_open)),
-    'available_spaces', p_available_spaces,
-    'reason', p_reason)));
-
-  return query select * from public.lot_availability(p_lot_id);
-end
-$$;
+-- Admins change a lot's availability with public.set_lot_availability (in 006, next to the
+-- event log its change is announced through).
 
 revoke execute on function public.lot_held_now(uuid) from public, anon;
 revoke execute on function public.lot_availability(uuid) from public, anon;
-revoke execute on function public.set_lot_availability(uuid, integer, integer, boolean, text) from public, anon;
-grant execute on function public.lot_held_now(uuid), public.lot_availability(uuid),
-  public.set_lot_availability(uuid, integer, integer, boolean, text) to authenticated, service_role;
+grant execute on function public.lot_held_now(uuid), public.lot_availability(uuid) to authenticated, service_role;

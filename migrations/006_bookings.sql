@@ -501,9 +501,9 @@ begin
 end
 $$;
 
--- Availability changes now go through the event log too, so their return value carries the
--- events; security definer so it may append them (it checks the admin claim first).
-drop function public.set_lot_availability(uuid, integer, integer, boolean, text);
+-- An admin's physical count or service change: stored, audited and announced in one transaction,
+-- under the lot lock that also serialises bookings. Security definer so it may append the event
+-- (it checks the admin claim first); returns the lot's availability and the logged event.
 create function public.set_lot_availability(
   p_lot_id uuid,
   p_available_spaces integer default null,
