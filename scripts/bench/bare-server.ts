@@ -1,0 +1,89 @@
+/**
+ * The reference: a bare Socket.IO server with the same engine options as spotcast's (createIo), no
+ * auth, no database. `subscribe { room }` joins the room; `trigger { room, event, payload }` does
+ * the broadcast spotcast's dispatcher does (`io.to(room).emit(event, payload)`) and acks.
+ *
+ * With BARE_DATABASE_URL set, each trigger first commits one Postgres transaction shaped like
+ * spotcast's (a row lock that serialises the triggers, an insert of the payload, commit; a pool of
+ * 10): the same broadcast code paced by a database, to tell what the database costs from what
+ * spotcast's own code costs.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { Server } from 'socket.io';
+import { serve } from './lib/ipc.js';
+import { forcedGcMemory } from './lib/memory.js';
+
+type Ack = (answer: unknown) => void;
+
+const databaseUrl = process.env.BARE_DATABASE_URL;
+const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: 10, application_name: 'spotcast-bench-bare' }) : undefined;
+
+async function commitFirst(payload: unknown): Promise<void> {
+  const c = await pool!.connect();
+  try {
+    await c.query('begin');
+    await c.query('update public.bench_bare_lot set n = n + 1 where id = 1');
+    await c.query('insert into public.bench_bare_events (payload) values ($1)', [JSON.stringify(payload)]);
+    await c.query('commit');
+  } catch (err) {
+    await c.query('rollback').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+async function main(): Promise<void> {
+  const httpServer = createServer();
+  const io = new Server(httpServer, {
+    cors: { origin: true },
+    maxHttpBufferSize: 64 * 1024,
+    pingInterval: 25_000,
+    pingTimeout: 20_000,
+  });
+  io.on('connection', (socket) => {
+    socket.on('subscribe', (payload: { room?: string }, ack?: Ack) => {
+      const room = String(payload?.room ?? '');
+      void socket.join(room);
+      ack?.({ ok: true, data: { room } });
+    });
+    socket.on('trigger', (payload: { room: string; event: string; payload: unknown }, ack?: Ack) => {
+      const broadcast = () => {
+        io.to(payload.room).emit(payload.event, payload.payload);
+        ack?.({ ok: true, data: null });
+      };
+      if (!pool) return broadcast();
+      commitFirst(payload.payload).then(broadcast, (err: unknown) => ack?.({ ok: false, error: { code: 'DB', message: String(err) } }));
+    });
+  });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  serve(
+    {
+      /** The monotonic clock (µs) the V8 CPU profile stamps its samples with: brackets the workload. */
+      mark: () => Number(process.hrtime.bigint() / 1000n),
+      /** CPU time this process used so far (µs, user + system): what a workload cost, whatever the machine's load. */
+      cpu: () => {
+        const u = process.cpuUsage();
+        return u.user + u.system;
+      },
+      async mem() {
+        return { ...(await forcedGcMemory()), sockets: io.engine.clientsCount };
+      },
+      stats() {
+        return { sockets: io.engine.clientsCount };
+      },
+    },
+    { port: (httpServer.address() as AddressInfo).port, pid: process.pid },
+    async () => {
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await pool?.end();
+    },
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error('bare Socket.IO server failed to start:', err);
+  process.exit(1);
+});

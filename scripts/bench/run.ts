@@ -1,0 +1,208 @@
+/**
+ * `npm run bench`: starts what it needs (a database of its own on the machine's Postgres, spotcast
+ * nodes and a bare Socket.IO server as child processes, load-generating client processes), runs
+ * the measurements, profiles the worst ratio, writes the results into BENCHMARKS.md, and stops
+ * everything it started — also on error or Ctrl-C.
+ *
+ *   npm run bench                       default sizes (under 10 minutes on 2 cores)
+ *   npm run bench -- --quick            tiny sizes: checks that it all works
+ *   npm run bench -- --sizes 1000,5000,10000 --runs 5
+ *
+ * DATABASE_URL / REDIS_URL point it elsewhere (default: postgres://postgres@127.0.0.1:5432/postgres,
+ * redis://127.0.0.1:6379). Without Redis the two-node and BullMQ measurements are skipped.
+ */
+import path from 'node:path';
+import { pino } from 'pino';
+import { runMigrations } from '../../server/db/migrate.js';
+import { closeOwnSockets, Fleet, ROOT, type BenchContext } from './lib/harness.js';
+import { liveChildren } from './lib/ipc.js';
+import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';
+import { parseOptions, type Options } from './lib/options.js';
+import { spread } from './lib/stats.js';
+import { render, writeInto, type Results } from './report.js';
+import {
+  bookingScenario,
+  connectionsScenario,
+  expiryScenario,
+  fanoutScenarios,
+  nodesScenario,
+  profileBookings,
+  profileFanout,
+  T_ANNOUNCE,
+  T_AVAIL,
+  T_BARE,
+} from './scenarios.js';
+
+const started = Date.now();
+const log = (msg: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+const cleanups: { name: string; run: () => Promise<unknown> }[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    closeOwnSockets();
+    for (const c of cleanups.reverse()) {
+      try {
+        await c.run();
+      } catch (err) {
+        console.error(`clean-up "${c.name}" failed:`, err);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping everything the bench started…`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+/** Which measured ratio is furthest below its goal (ratio ÷ goal), to profile it. */
+function worstRatio(r: Results): { label: string; score: number; kind: 'fanout' | 'booking'; size?: number; target?: string } | undefined {
+  const candidates: { label: string; score: number; kind: 'fanout' | 'booking'; size?: number; target?: string }[] = [];
+  for (const [size, row] of r.fanout ?? []) {
+    const bare = (row.get(T_BARE) ?? []).map((x) => x.msgsPerSec);
+    for (const target of [T_AVAIL, T_ANNOUNCE]) {
+      const ratio = spread((row.get(target) ?? []).map((x, i) => x.msgsPerSec / (bare[i] ?? NaN))).median;
+      if (Number.isFinite(ratio)) candidates.push({ label: `fan-out msgs/s of ${target} ÷ bare at ${size} subscribers = ${ratio.toFixed(2)} (goal ≥ 0.8)`, score: ratio / 0.8, kind: 'fanout', size, target });
+    }
+  }
+  if (r.booking) {
+    const ratio = spread(r.booking.socket.map((x, i) => x.perSec / (r.booking!.raw[i]?.perSec ?? NaN))).median;
+    if (Number.isFinite(ratio)) candidates.push({ label: `bookings/s full path ÷ raw SQL = ${ratio.toFixed(2)} (goal ≥ 0.5)`, score: ratio / 0.5, kind: 'booking' });
+  }
+  return candidates.sort((a, b) => a.score - b.score)[0];
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  const loadStart = loadavg();
+  let loadMax = loadStart[0];
+  const loadTimer = setInterval(() => {
+    loadMax = Math.max(loadMax, loadavg()[0]);
+  }, 2000);
+  loadTimer.unref();
+  cleanups.push({ name: 'load sampling', run: async () => clearInterval(loadTimer) });
+
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  if (!(await reachablePostgres(adminUrl))) {
+    console.error(`No Postgres at ${adminUrl.replace(/:[^:@/]*@/, ':***@')}: the bench needs one (set DATABASE_URL).`);
+    return 1;
+  }
+  const redisCandidate = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = (await reachableRedis(redisCandidate)) ? redisCandidate : undefined;
+  const m = await machine(adminUrl, redisUrl);
+  log(`${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB; Node ${m.node}, Postgres ${m.postgres}, Redis ${m.redis}; load ${loadStart.join(' ')}`);
+
+  const runId = randomSuffix();
+  const databaseName = `spotcast_bench_${runId}`;
+  await createDatabase(adminUrl, databaseName);
+  cleanups.push({ name: 'drop the bench database', run: () => dropDatabase(adminUrl, databaseName) });
+  const databaseUrl = withDatabase(adminUrl, databaseName);
+  await runMigrations(databaseUrl, pino({ level: 'warn' }));
+  if (redisUrl) cleanups.push({ name: 'remove the bench Redis keys', run: () => removeRedisKeys(redisUrl, [`spotcast_bench_${runId}*`]) });
+  log(`database ${databaseName} created and migrated`);
+
+  const ctx: BenchContext = { databaseUrl, adminUrl, redisUrl, runId, log, onCleanup: (name, run) => cleanups.push({ name, run }) };
+  const fleet = await Fleet.start(o.clients);
+  cleanups.push({ name: 'stop the load clients', run: () => fleet.stop() });
+
+  const results: Results = { failures: [], skipped: [] };
+  const step = async (name: string, work: () => Promise<void>) => {
+    const t = Date.now();
+    log(`${name}…`);
+    try {
+      await work();
+    } catch (err) {
+      const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      console.error(`${name} failed: ${msg}`);
+      results.failures.push(`${name}: ${msg}`);
+      await fleet.clear().catch(() => undefined);
+    }
+    log(`${name} done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  };
+
+  if (o.only.has('fanout') || o.only.has('log')) {
+    await step('1/6 fan-out to a lot room (and the activity log on/off)', async () => {
+      const fr = await fanoutScenarios(ctx, fleet, o, { fanout: o.only.has('fanout'), log: o.only.has('log') });
+      if (fr.fanout) results.fanout = fr.fanout;
+      if (fr.log) results.log = fr.log;
+    });
+  }
+  if (o.only.has('booking')) {
+    await step('2/6 contested bookings, full path vs raw SQL', async () => {
+      results.booking = await bookingScenario(ctx, fleet, o);
+    });
+  }
+  if (o.only.has('connections')) {
+    await step('3/6 memory per idle socket', async () => {
+      results.connections = await connectionsScenario(ctx, fleet, o);
+    });
+  }
+  if (o.only.has('nodes')) {
+    if (!redisUrl) results.skipped.push('two nodes: no Redis reachable');
+    else
+      await step('4/6 two nodes through the Redis adapter', async () => {
+        results.nodes = await nodesScenario(ctx, fleet, o);
+      });
+  }
+  if (o.only.has('expiry')) {
+    if (!redisUrl) results.skipped.push('expiry with BullMQ: no Redis reachable');
+    await step('5/6 hold expiry', async () => {
+      results.expiry = await expiryScenario(ctx, fleet, o);
+    });
+  }
+
+  const worst = worstRatio(results);
+  if (o.profile && worst) {
+    await step('profile of the worst ratio', async () => {
+      results.worst = worst.label;
+      log(`  profiling: ${worst.label}`);
+      results.profile =
+        worst.kind === 'fanout' ? await profileFanout(ctx, fleet, o, worst.size!, worst.target!, false) : await profileBookings(ctx, fleet, o, false);
+    });
+  }
+
+  await fleet.stop();
+  const section = render(
+    {
+      date: new Date().toISOString(),
+      command: `npm run bench${o.args.length ? ` -- ${o.args.join(' ')}` : ''}`,
+      machine: m,
+      load: { start: loadStart, max: loadMax, end: loadavg() },
+      durationMs: Date.now() - started,
+      options: o,
+      databaseName,
+    },
+    results,
+  );
+  console.log(`\n${section}\n`);
+  if (o.out) {
+    const file = path.resolve(ROOT, o.out);
+    writeInto(file, section);
+    log(`results written into ${path.relative(ROOT, file)}`);
+  }
+  return results.failures.length ? 1 : 0;
+}
+
+main()
+  .then(
+    async (code) => {
+      await cleanUp();
+      log(`done (${liveChildren()} child processes left)`);
+      process.exit(code);
+    },
+    async (err: unknown) => {
+      console.error('bench failed:', err);
+      await cleanUp();
+      process.exit(1);
+    },
+  );

@@ -1,0 +1,93 @@
+/**
+ * A spotcast node for the bench, built exactly as server/index.ts builds one (env → loadConfig →
+ * migrations → Db → Redis clients and BullMQ when REDIS_URL is set → createApplication → listen),
+ * driven by the orchestrator over IPC: `mem` (process.memoryUsage() after a forced GC when run with
+ * --expose-gc), `stats`, `stop` (graceful, then a normal exit so --cpu-prof writes its profile).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createApplication } from '../../server/app.js';
+import { createTokenVerifier } from '../../server/auth/jwt.js';
+import { loadConfig } from '../../server/config.js';
+import { Db } from '../../server/db/db.js';
+import { runMigrations } from '../../server/db/migrate.js';
+import { BullMqScheduler } from '../../server/jobs/bullmq-scheduler.js';
+import { createLogger } from '../../server/logger.js';
+import { createRedisClients } from '../../server/redis.js';
+import { serve } from './lib/ipc.js';
+import { forcedGcMemory } from './lib/memory.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  if (config.database.kind !== 'external') throw new Error('the bench node needs DATABASE_URL');
+  const logger = createLogger(config);
+  await runMigrations(config.database.url, logger);
+  const db = new Db({ url: config.database.url, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger });
+  const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger) : undefined;
+  const scheduler = redis
+    ? new BullMqScheduler({ ...config.jobs, queueConnection: redis.jobsQueue, workerConnection: redis.jobsWorker, logger: logger.child({ component: 'jobs' }) })
+    : undefined;
+  const httpServer = createServer();
+  const app = createApplication(httpServer, {
+    config,
+    db,
+    logger,
+    verifier: createTokenVerifier(config.jwt),
+    ...(redis ? { adapter: redis.adapter, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
+  });
+  await app.start();
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, resolve);
+  });
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      lag.disable();
+      await app.stop();
+      await db.close();
+      await redis?.close();
+    })();
+    return stopped;
+  };
+
+  serve(
+    {
+      /** The monotonic clock (µs) the V8 CPU profile stamps its samples with: brackets the workload. */
+      mark: () => Number(process.hrtime.bigint() / 1000n),
+      /** CPU time this process used so far (µs, user + system): what a workload cost, whatever the machine's load. */
+      cpu: () => {
+        const u = process.cpuUsage();
+        return u.user + u.system;
+      },
+      async mem() {
+        // Buffered log rows are not per-socket state: write them before measuring.
+        await app.activity.flush();
+        return { ...(await forcedGcMemory()), sockets: app.io.engine.clientsCount };
+      },
+      stats() {
+        const s = {
+          sockets: app.io.engine.clientsCount,
+          dispatcher: app.dispatcher.stats,
+          sweeper: app.sweeper.stats,
+          activity: app.activity.stats,
+          loopDelayP99Ms: lag.percentile(99) / 1e6,
+          loopDelayMaxMs: lag.max / 1e6,
+        };
+        lag.reset();
+        return s;
+      },
+    },
+    { port: (httpServer.address() as AddressInfo).port, pid: process.pid, jobs: app.scheduler.kind },
+    stop,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error('bench spotcast node failed to start:', err);
+  process.exit(1);
+});
