@@ -237,6 +237,8 @@ describe('metrics', function () {
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const { socket: watcher } = await connect(server.url, server.token(newUserId()));
     assert.equal((await call(watcher, 'subscribe', { room: `parking_lot:${lot}` })).ok, true);
+    // The dispatcher's own mark for that event must land before the test undoes it, not after.
+    await server.app.dispatcher.flushMarks();
 
     // As if the node that committed it had died before marking it: undispatched, a minute old.
     const { rows } = await server.db.asSystem((tx) =>

@@ -268,7 +268,7 @@ describe('Postgres outage: a server on a Postgres of its own, stopped and starte
     await holder.query('begin');
     await holder.query('select 1 from public.parking_lots where id = $1 for update', [lot]);
     const inFlight = timedCall(watcher, 'create_booking', { parking_lot_id: lot, duration_minutes: 30 });
-    await waitUntil(() => waiting('select public.create_booking%'), 5000, 'the booking to wait on the lot lock');
+    await waitUntil(() => waiting('%select public.create_booking(%'), 5000, 'the booking to wait on the lot lock');
 
     await own!.stop();
     downAt = Date.now();

@@ -47,12 +47,11 @@ export function createAdminService(deps: { db: Db; io: IoServer; broadcaster: Br
         ...(room ? { room } : {}),
       };
       // Audited before it is sent: an announcement nobody can account for is worse than a late one.
-      await db.asUser(principal, (tx) =>
-        tx.query(
-          `insert into public.admin_audit_log (actor_id, action, target_type, target_id, details)
-           values (auth.uid(), 'announcement', 'room', $1, $2)`,
-          [room ?? 'all', JSON.stringify({ message: input.message, title: input.title, type: input.type })],
-        ),
+      await db.statementAsUser(
+        principal,
+        `insert into public.admin_audit_log (actor_id, action, target_type, target_id, details)
+         values (auth.uid(), 'announcement', 'room', $1, $2)`,
+        [room ?? 'all', JSON.stringify({ message: input.message, title: input.title, type: input.type })],
       );
       broadcaster.announcement(payload);
       return payload;

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandResult, DataCommands } from '../data/commands.js';
 import type { Db } from '../db/db.js';
-import { call } from '../data/pg-commands.js';
+import { callAsSystem } from '../data/pg-commands.js';
 import { AppError, NotFoundError } from '../errors.js';
 import type { EventDispatcher } from '../events/dispatcher.js';
 import type { LoggedEvent } from '../events/types.js';
@@ -74,9 +74,10 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
   }
 
   async function advance(bookingId: string, transition: Transition): Promise<boolean> {
-    const result = await db.asSystem((tx) =>
-      call<CommandResult | { not_due: true; due_at: string } | null>(tx, 'public.advance_booking($1, $2)', [bookingId, transition]),
-    );
+    const result = await callAsSystem<CommandResult | { not_due: true; due_at: string } | null>(db, 'public.advance_booking($1, $2)', [
+      bookingId,
+      transition,
+    ]);
     if (!result) return false;
     if ('not_due' in result) {
       // Early by our clock (or by rounded-away microseconds): the scheduler runs it again then.
@@ -123,16 +124,10 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
     },
 
     async applyPayment(cmd) {
-      const result = await db.asSystem((tx) =>
-        call<PaymentOutcome & { booking?: Booking; events?: LoggedEvent[] }>(tx, 'public.apply_payment_event($1, $2, $3, $4, $5, $6, $7)', [
-          cmd.event_id,
-          cmd.type,
-          cmd.booking_id,
-          cmd.amount_cents,
-          cmd.currency,
-          cmd.payment_id,
-          cmd.failure_reason ?? null,
-        ]),
+      const result = await callAsSystem<PaymentOutcome & { booking?: Booking; events?: LoggedEvent[] }>(
+        db,
+        'public.apply_payment_event($1, $2, $3, $4, $5, $6, $7)',
+        [cmd.event_id, cmd.type, cmd.booking_id, cmd.amount_cents, cmd.currency, cmd.payment_id, cmd.failure_reason ?? null],
       );
       if (!result.duplicate) await committed(result, result.booking ? followUps(result.booking) : []);
       const { booking: _b, events: _e, ...outcome } = result;

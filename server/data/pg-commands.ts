@@ -1,11 +1,21 @@
+import type { Principal } from '../auth/principal.js';
 import type { Db, Tx } from '../db/db.js';
 import type { Booking } from '../bookings/types.js';
 import type { LotAvailability } from '../realtime/contract.js';
 import { iso, type DataCommands } from './commands.js';
 
-/** Calls one SQL function and returns its jsonb result. */
-export async function call<T>(tx: Tx, sql: string, values: unknown[]): Promise<T> {
-  const { rows } = await tx.query<{ r: T }>(`select ${sql} as r`, values);
+/**
+ * Calls one SQL function as the user and returns its jsonb result: the call is its own
+ * transaction, sent in one round trip with the user's claims (Db.statementAsUser).
+ */
+export async function callAsUser<T>(db: Db, principal: Principal, sql: string, values: unknown[]): Promise<T> {
+  const { rows } = await db.statementAsUser<{ r: T }>(principal, `select ${sql} as r`, values);
+  return rows[0]!.r;
+}
+
+/** `callAsUser` on the privileged path, for the server's own transitions (expiry, payments). */
+export async function callAsSystem<T>(db: Db, sql: string, values: unknown[]): Promise<T> {
+  const { rows } = await db.statementAsSystem<{ r: T }>(`select ${sql} as r`, values);
   return rows[0]!.r;
 }
 
@@ -25,27 +35,23 @@ export function createPgCommands(db: Db): DataCommands {
   return {
     kind: 'postgres',
     createBooking: (principal, p) =>
-      db.asUser(principal, (tx) =>
-        call(tx, 'public.create_booking($1, $2, $3, $4, $5, $6)', [
-          p.parking_lot_id,
-          p.starts_at,
-          p.ends_at,
-          p.duration_minutes,
-          p.idempotency_key,
-          p.vehicle_plate,
-        ]),
-      ),
-    cancelBooking: (principal, bookingId, reason) => db.asUser(principal, (tx) => call(tx, 'public.cancel_booking($1, $2)', [bookingId, reason])),
+      callAsUser(db, principal, 'public.create_booking($1, $2, $3, $4, $5, $6)', [
+        p.parking_lot_id,
+        p.starts_at,
+        p.ends_at,
+        p.duration_minutes,
+        p.idempotency_key,
+        p.vehicle_plate,
+      ]),
+    cancelBooking: (principal, bookingId, reason) => callAsUser(db, principal, 'public.cancel_booking($1, $2)', [bookingId, reason]),
     async setLotAvailability(principal, lotId, p) {
-      const r = await db.asUser(principal, (tx) =>
-        call<{ lot: LotAvailability; events: [] }>(tx, 'public.set_lot_availability($1, $2, $3, $4, $5)', [
-          lotId,
-          p.available_spaces,
-          p.out_of_service,
-          p.is_open,
-          p.reason,
-        ]),
-      );
+      const r = await callAsUser<{ lot: LotAvailability; events: [] }>(db, principal, 'public.set_lot_availability($1, $2, $3, $4, $5)', [
+        lotId,
+        p.available_spaces,
+        p.out_of_service,
+        p.is_open,
+        p.reason,
+      ]);
       return { lot: toAvailability(r.lot), events: r.events };
     },
     lotAvailability: (principal, lotId) => db.asUser(principal, (tx) => queryAvailability(tx, lotId)),
