@@ -118,17 +118,38 @@ describe('hold expiry on BullMQ (real Redis)', function () {
     assert.equal(await status(server, booking.id), 'expired');
   });
 
-  it('catches a hold whose job was lost (Redis flushed) with the periodic sweep', async () => {
+  it("expires the hold on time on its node's own timer when its BullMQ job is lost", async () => {
+    const lot = await createLot(server.db, { total: 1 });
+    const { socket } = await connect(server.url, server.token(newUserId()));
+    await call(socket, 'subscribe', { room: `parking_lot:${lot}` });
+    const { booking } = await holdOne(server, lot);
+    const job = await q.queue.getJob(`expire-${booking.id}`);
+    assert.ok(job, 'the expire job was scheduled in Redis too');
+    await job.remove();
+
+    // The sweep is hourly here: only the timer of the node that made the hold can release it.
+    const event = await expiryAnnounced(socket, lot);
+    assert.equal(event.available_spaces, 1);
+    assert.ok(Date.now() >= Date.parse(booking.hold_expires_at), 'not released before its deadline');
+    assert.equal(await status(server, booking.id), 'expired');
+    assert.equal(await expiredEvents(server, booking.id), 1);
+  });
+
+  it('catches a hold whose job was lost (Redis flushed) and whose node is gone with the periodic sweep', async () => {
+    const lot = await createLot(server.db, { total: 1 });
+    const creator = await startTestServer({ BOOKING_HOLD_SECONDS: '1', JOBS_SWEEP_INTERVAL_MS: '3600000' }, { scheduler: q.scheduler() });
     const sweeping = await startTestServer({ BOOKING_HOLD_SECONDS: '1', JOBS_SWEEP_INTERVAL_MS: '500' }, { scheduler: q.scheduler() });
     try {
-      const lot = await createLot(sweeping.db, { total: 1 });
-      const { booking } = await holdOne(sweeping, lot);
+      const { booking } = await holdOne(creator, lot);
       const job = await q.queue.getJob(`expire-${booking.id}`);
       assert.ok(job, 'the expire job was scheduled');
       await job.remove();
+      // With the job gone from Redis and the creator's timer gone with it, only a sweep is left.
+      await creator.stop();
       await waitUntil(async () => (await status(sweeping, booking.id)) === 'expired', 8000, 'the sweep to expire the hold');
       assert.equal(await expiredEvents(sweeping, booking.id), 1);
     } finally {
+      await creator.stop();
       await sweeping.stop();
     }
   });

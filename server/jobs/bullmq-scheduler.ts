@@ -1,6 +1,7 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { InProcessScheduler } from './in-process-scheduler.js';
 import { jobId, NotDueError, type JobHandlers, type ScheduledWork, type Scheduler, type Transition } from './scheduler.js';
 
 export interface BullMqSchedulerOptions {
@@ -16,6 +17,9 @@ export interface BullMqSchedulerOptions {
 
 const TRANSITIONS = new Set<string>(['expire', 'activate', 'complete']);
 
+/** Work due within this is also timed in this process (holds, and bookings starting or ending soon). */
+const LOCAL_HORIZON_MS = 60 * 60_000;
+
 /**
  * Booking transitions as delayed BullMQ jobs with deterministic ids, retried with backoff by
  * BullMQ itself. Any node's worker may run any job. What Redis loses (a flush, a restart without
@@ -25,8 +29,17 @@ export class BullMqScheduler implements Scheduler {
   readonly kind = 'bullmq' as const;
   private readonly queue: Queue;
   private worker: Worker | undefined;
+  /**
+   * This node's own timers for work due soon. Redis answers a worker blocked until a delayed job
+   * is due only on its server cron tick (hz 10 by default: up to 100 ms late, 50 ms on average),
+   * while a timer here fires on time, and also while Redis is unreachable. The BullMQ job stays
+   * the durable copy, for when this node is gone: once the timer has done the work it removes
+   * the job, and a job that runs anyway finds nothing left to do (every transition is guarded).
+   */
+  private readonly local: InProcessScheduler;
 
   constructor(private readonly opts: BullMqSchedulerOptions) {
+    this.local = new InProcessScheduler({ logger: opts.logger, horizonMs: LOCAL_HORIZON_MS });
     this.queue = new Queue(opts.queueName, {
       connection: opts.queueConnection,
       prefix: opts.prefix,
@@ -41,6 +54,15 @@ export class BullMqScheduler implements Scheduler {
   }
 
   async start(handlers: Pick<JobHandlers, 'advance'>): Promise<void> {
+    await this.local.start({
+      advance: async (bookingId, transition) => {
+        const done = await handlers.advance(bookingId, transition);
+        // Done, or nothing left to do: the queued copy is no longer needed. One that is running
+        // right now is not removed, and finds nothing to do.
+        this.queue.remove(jobId({ bookingId, transition })).catch(() => undefined);
+        return done;
+      },
+    });
     this.worker = new Worker(this.opts.queueName, (job, token) => this.run(job, handlers, token), {
       connection: this.opts.workerConnection,
       prefix: this.opts.prefix,
@@ -54,6 +76,7 @@ export class BullMqScheduler implements Scheduler {
 
   async schedule(work: ScheduledWork[]): Promise<void> {
     if (work.length === 0) return;
+    await this.local.schedule(work);
     await this.queue.addBulk(
       work.map((w) => ({
         name: w.transition,
@@ -69,6 +92,7 @@ export class BullMqScheduler implements Scheduler {
   }
 
   async stop(): Promise<void> {
+    await this.local.stop();
     await this.worker?.close();
     this.worker = undefined;
     await this.queue.close();

@@ -14,7 +14,8 @@ export class InProcessScheduler implements Scheduler {
   private handlers: Pick<JobHandlers, 'advance'> | undefined;
   private pending = new Set<Promise<unknown>>();
 
-  constructor(private readonly opts: { logger: Logger }) {}
+  /** `horizonMs`: work due later than this is not timed here (the job queue or the sweep has it). */
+  constructor(private readonly opts: { logger: Logger; horizonMs?: number }) {}
 
   async start(handlers: Pick<JobHandlers, 'advance'>): Promise<void> {
     this.handlers = handlers;
@@ -25,7 +26,7 @@ export class InProcessScheduler implements Scheduler {
       const id = jobId(w);
       clearTimeout(this.timers.get(id));
       const delay = Math.max(0, w.at.getTime() - Date.now());
-      if (delay > MAX_DELAY_MS) continue;
+      if (delay > Math.min(MAX_DELAY_MS, this.opts.horizonMs ?? MAX_DELAY_MS)) continue;
       const timer = setTimeout(() => {
         this.timers.delete(id);
         if (!this.handlers) return;
@@ -53,7 +54,7 @@ export class InProcessScheduler implements Scheduler {
   }
 
   private track(p: Promise<unknown>): void {
-    const tracked = p.catch((err: unknown) => this.opts.logger.warn({ err }, 'booking job failed; the periodic sweep will retry'));
+    const tracked = p.catch((err: unknown) => this.opts.logger.warn({ err }, 'booking timer failed; the job queue or the periodic sweep retries it'));
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
   }
