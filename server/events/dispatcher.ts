@@ -19,6 +19,9 @@ export interface DispatcherOptions {
  */
 export class EventDispatcher {
   private toMark: number[] = [];
+  /** Committed events waiting for the end of this event-loop turn (see `dispatch`). */
+  private pending: LoggedEvent[] = [];
+  private pendingFlush: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;
   private marking: Promise<void> | undefined;
   readonly stats = { emitted: 0, marked: 0 };
@@ -37,11 +40,33 @@ export class EventDispatcher {
     }
   }
 
-  /** After commit: emit now, mark dispatched shortly after. */
+  /**
+   * After commit: emit at the end of this event-loop turn, mark dispatched shortly after. Commands
+   * that commit in the same turn (replies that arrived together) are emitted back to back, so
+   * each socket gets them in one write (batchWebSocketWrites) rather than one write per event.
+   * A crash before the emit loses nothing: the events are not marked, and the sweeper sends them.
+   */
   dispatch(events: LoggedEvent[]): void {
     if (events.length === 0) return;
-    this.emit(events);
-    for (const e of events) this.toMark.push(e.id);
+    this.pending.push(...events);
+    this.pendingFlush ??= setImmediate(() => this.emitPending());
+  }
+
+  /** Emits what `dispatch` has queued now (at shutdown, before the sockets close). */
+  emitPending(): void {
+    if (this.pendingFlush) clearImmediate(this.pendingFlush);
+    this.pendingFlush = undefined;
+    const events = this.pending.splice(0);
+    try {
+      for (const e of events) {
+        this.emit([e]);
+        this.toMark.push(e.id);
+      }
+    } catch (err) {
+      // Off the request's path now, so no caller would see this: log it. What was not marked is
+      // sent again by the sweeper.
+      this.opts.logger.error({ err }, 'emitting committed events failed; the sweeper will send them');
+    }
   }
 
   async flushMarks(): Promise<void> {
@@ -68,6 +93,7 @@ export class EventDispatcher {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.emitPending();
     await this.flushMarks();
   }
 }

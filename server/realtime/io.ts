@@ -12,6 +12,7 @@ import type { ConnectedPayload } from './contract.js';
 import { rooms } from './rooms.js';
 import type { IoServer, IoSocket } from './types.js';
 import { answerUnknownEvents, type HandlerContext } from './validate.js';
+import { batchWebSocketWrites } from './ws-write-batching.js';
 import { CLIENT_EVENTS } from './contract.js';
 
 export type SocketFeature = (socket: IoSocket, ctx: HandlerContext) => void;
@@ -61,6 +62,7 @@ export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
   });
   io.use(connectionLimit(opts.limits, proxyaddr.compile(opts.trustProxy.split(',').map((s) => s.trim()))));
   installSocketAuth(io, { verifier: opts.verifier, nodeId: opts.nodeId, logger: opts.logger });
+  batchWebSocketWrites(io);
   return io;
 }
 

@@ -1,0 +1,67 @@
+/**
+ * Events that commit in the same event-loop turn are emitted back to back and, on WebSockets,
+ * written to each socket in one system call (server/realtime/ws-write-batching.ts). What a
+ * subscriber must see is unchanged by that: every event, intact, on every transport.
+ */
+import assert from 'node:assert/strict';
+import { io, type Socket } from 'socket.io-client';
+import { call, closeAll, connect, newUserId, record, waitUntil } from './helpers/clients.js';
+import { createLot } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const EDITS = 40;
+
+describe('fan-out of events committed together (real Postgres)', () => {
+  let server: TestServer;
+  const polling: Socket[] = [];
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+  afterEach(() => {
+    closeAll();
+    for (const s of polling.splice(0)) s.close();
+  });
+
+  /** A long-polling-only subscriber (no WebSocket at all), resolved once greeted. */
+  async function pollingClient(token: string): Promise<Socket> {
+    const socket = io(server.url, { auth: { token }, transports: ['polling'], reconnection: false, forceNew: true });
+    polling.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connected', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return socket;
+  }
+
+  it(`${EDITS} availability edits at once reach WebSocket and long-polling subscribers, each once, none lost, the last one last by seq`, async () => {
+    const lot = await createLot(server.db, { total: 100 });
+    const room = `parking_lot:${lot}`;
+    const subscribers: Socket[] = [
+      (await connect(server.url, server.token(newUserId()))).socket,
+      (await connect(server.url, server.token(newUserId()))).socket,
+      await pollingClient(server.token(newUserId())),
+    ];
+    const seen = subscribers.map((s) => record(s, 'parking_updated'));
+    for (const s of subscribers) assert.equal((await call(s, 'subscribe', { room })).ok, true);
+    const { socket: admin } = await connect(server.url, server.token(newUserId(), 'admin'));
+
+    // Sent without waiting: the replies come back from Postgres together and are emitted in batches.
+    const answers = await Promise.all(
+      Array.from({ length: EDITS }, (_, i) => call(admin, 'set_parking_availability', { parking_lot_id: lot, available_spaces: i + 1 })),
+    );
+    assert.ok(answers.every((a) => a.ok === true), JSON.stringify(answers.find((a) => !a.ok)));
+
+    await waitUntil(() => seen.every((list) => list.length >= EDITS), 10_000, `${EDITS} parking_updated on every subscriber`);
+    const { rows } = await server.db.query<{ available_spaces: number }>('select available_spaces from public.lot_availability($1)', [lot]);
+    for (const [i, list] of seen.entries()) {
+      const seqs = list.map((p) => p.seq as number).sort((a, b) => a - b);
+      assert.equal(new Set(seqs).size, EDITS, `subscriber ${i}: no duplicates`);
+      assert.equal(seqs[EDITS - 1]! - seqs[0]!, EDITS - 1, `subscriber ${i}: contiguous seqs ${seqs.join(',')}`);
+      const last = list.reduce((a, b) => (b.seq > a.seq ? b : a));
+      assert.equal(last.available_spaces, rows[0]!.available_spaces, `subscriber ${i}: the highest seq carries the lot's final count`);
+      assert.ok(list.every((p) => p.parking_lot_id === lot && typeof p.timestamp === 'string'), `subscriber ${i}: intact payloads`);
+    }
+  });
+});
