@@ -233,6 +233,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
         // Clients reconnect by themselves after a transport close (unlike a server-side
         // disconnect), to another node behind the load balancer; tell them why first.
         dispatcher.emitPending();
+        broadcaster.flush();
         io.local.emit('server_shutdown', { message: 'This node is shutting down; reconnecting', reconnect: true, timestamp: new Date().toISOString() });
         await new Promise<void>((resolve) => {
           io.close(() => resolve());

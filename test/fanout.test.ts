@@ -64,4 +64,23 @@ describe('fan-out of events committed together (real Postgres)', () => {
       assert.ok(list.every((p) => p.parking_lot_id === lot && typeof p.timestamp === 'string'), `subscriber ${i}: intact payloads`);
     }
   });
+
+  it('20 announcements to a lot room at once reach its WebSocket and long-polling subscribers, each once, and no one else', async () => {
+    const lot = await createLot(server.db);
+    const room = `parking_lot:${lot}`;
+    const inRoom: Socket[] = [(await connect(server.url, server.token(newUserId()))).socket, await pollingClient(server.token(newUserId()))];
+    for (const s of inRoom) assert.equal((await call(s, 'subscribe', { room })).ok, true);
+    const { socket: outsider } = await connect(server.url, server.token(newUserId()));
+    const seen = inRoom.map((s) => record(s, 'system_announcement'));
+    const outsiderSeen = record(outsider, 'system_announcement');
+    const { socket: admin } = await connect(server.url, server.token(newUserId(), 'admin'));
+
+    const messages = Array.from({ length: 20 }, (_, i) => `burst ${lot} #${i}`);
+    const answers = await Promise.all(messages.map((message) => call(admin, 'send_announcement', { message, room })));
+    assert.ok(answers.every((a) => a.ok === true), JSON.stringify(answers.find((a) => !a.ok)));
+
+    await waitUntil(() => seen.every((list) => list.length >= messages.length), 10_000, 'every announcement on every subscriber');
+    for (const list of seen) assert.deepEqual(list.map((p) => p.message).sort(), [...messages].sort());
+    assert.equal(outsiderSeen.length, 0, 'a socket outside the room got none');
+  });
 });

@@ -1,6 +1,7 @@
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';
 import type { IoServer } from '../realtime/types.js';
+import { EndOfTurnQueue } from '../realtime/end-of-turn.js';
 import { wirePayload, type LoggedEvent } from './types.js';
 
 export interface DispatcherOptions {
@@ -20,8 +21,7 @@ export interface DispatcherOptions {
 export class EventDispatcher {
   private toMark: number[] = [];
   /** Committed events waiting for the end of this event-loop turn (see `dispatch`). */
-  private pending: LoggedEvent[] = [];
-  private pendingFlush: NodeJS.Immediate | undefined;
+  private readonly pending = new EndOfTurnQueue<LoggedEvent>((events) => this.emitCommitted(events));
   private timer: NodeJS.Timeout | undefined;
   private marking: Promise<void> | undefined;
   readonly stats = { emitted: 0, marked: 0 };
@@ -47,16 +47,15 @@ export class EventDispatcher {
    * A crash before the emit loses nothing: the events are not marked, and the sweeper sends them.
    */
   dispatch(events: LoggedEvent[]): void {
-    if (events.length === 0) return;
     this.pending.push(...events);
-    this.pendingFlush ??= setImmediate(() => this.emitPending());
   }
 
   /** Emits what `dispatch` has queued now (at shutdown, before the sockets close). */
   emitPending(): void {
-    if (this.pendingFlush) clearImmediate(this.pendingFlush);
-    this.pendingFlush = undefined;
-    const events = this.pending.splice(0);
+    this.pending.drain();
+  }
+
+  private emitCommitted(events: LoggedEvent[]): void {
     try {
       for (const e of events) {
         this.emit([e]);

@@ -1,4 +1,5 @@
 import type { AnnouncementPayload } from './contract.js';
+import { EndOfTurnQueue } from './end-of-turn.js';
 import type { IoServer } from './types.js';
 
 /**
@@ -7,14 +8,21 @@ import type { IoServer } from './types.js';
  * none is lost between commit and emit.
  */
 export interface Broadcaster {
+  /** Sent at the end of this event-loop turn, with whatever else is sent in it (EndOfTurnQueue). */
   announcement(payload: AnnouncementPayload): void;
+  /** Sends what is queued now (at shutdown). */
+  flush(): void;
 }
 
 export function createBroadcaster(io: IoServer): Broadcaster {
+  const queue = new EndOfTurnQueue<AnnouncementPayload>((payloads) => {
+    for (const p of payloads) {
+      if (p.room) io.to(p.room).emit('system_announcement', p);
+      else io.emit('system_announcement', p);
+    }
+  });
   return {
-    announcement(payload) {
-      if (payload.room) io.to(payload.room).emit('system_announcement', payload);
-      else io.emit('system_announcement', payload);
-    },
+    announcement: (payload) => queue.push(payload),
+    flush: () => queue.drain(),
   };
 }
