@@ -4,9 +4,10 @@
  * the broadcast spotcast's dispatcher does (`io.to(room).emit(event, payload)`) and acks.
  *
  * With BARE_DATABASE_URL set, each trigger first commits one Postgres transaction shaped like
- * spotcast's (a row lock that serialises the triggers, an insert of the payload, commit; a pool of
- * 10): the same broadcast code paced by a database, to tell what the database costs from what
- * spotcast's own code costs.
+ * spotcast's (a row lock that serialises the triggers, an insert of the payload, commit, sent in
+ * one round trip; a pool of 10): the same broadcast code paced by a database, to tell what the
+ * database costs from what spotcast's own code costs. It is stock Socket.IO: one write system
+ * call per packet per socket, where spotcast batches (server/realtime/ws-write-batching.ts).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,25 +15,19 @@ import pg from 'pg';
 import { Server } from 'socket.io';
 import { serve } from './lib/ipc.js';
 import { forcedGcMemory } from './lib/memory.js';
+import { writeSyscalls } from './lib/proc.js';
 
 type Ack = (answer: unknown) => void;
 
 const databaseUrl = process.env.BARE_DATABASE_URL;
 const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: 10, application_name: 'spotcast-bench-bare' }) : undefined;
 
+/** Both statements in one simple query: one implicit transaction, one round trip (as spotcast's Db sends a command). */
 async function commitFirst(payload: unknown): Promise<void> {
-  const c = await pool!.connect();
-  try {
-    await c.query('begin');
-    await c.query('update public.bench_bare_lot set n = n + 1 where id = 1');
-    await c.query('insert into public.bench_bare_events (payload) values ($1)', [JSON.stringify(payload)]);
-    await c.query('commit');
-  } catch (err) {
-    await c.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
+  await pool!.query(
+    'update public.bench_bare_lot set n = n + 1 where id = 1; ' +
+      `insert into public.bench_bare_events (payload) values (${pg.escapeLiteral(JSON.stringify(payload))})`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -68,6 +63,7 @@ async function main(): Promise<void> {
         const u = process.cpuUsage();
         return u.user + u.system;
       },
+      writes: () => writeSyscalls(),
       async mem() {
         return { ...(await forcedGcMemory()), sockets: io.engine.clientsCount };
       },

@@ -223,9 +223,9 @@ async function bookSockets(args: { group: string; lotId: string; total: number; 
 }
 
 /**
- * The same bookings straight over pg, as server/db/db.ts runs them: one round trip for
- * `begin` + role + claims, the create_booking call, `commit`. `workers` callers share a pool of
- * `poolMax` connections (opened before the clock starts).
+ * The same bookings straight over pg, as server/db/db.ts runs them: role, claims and the
+ * create_booking call in one simple query, which Postgres runs as one transaction (one round
+ * trip). `workers` callers share a pool of `poolMax` connections (opened before the clock starts).
  */
 async function bookRaw(args: { databaseUrl: string; lotId: string; total: number; workers: number; poolMax: number; durationMinutes?: number }): Promise<BookResult> {
   const pgPool = new pg.Pool({ connectionString: args.databaseUrl, max: args.poolMax, application_name: 'spotcast-bench-raw' });
@@ -236,29 +236,25 @@ async function bookRaw(args: { databaseUrl: string; lotId: string; total: number
     let ok = 0;
     const codes: Record<string, number> = {};
     const ackMs: number[] = [];
+    const lit = pg.escapeLiteral;
     const start = wallNow();
     await Promise.all(
       Array.from({ length: args.workers }, async () => {
         const userId = randomUUID();
         const claims = JSON.stringify({ sub: userId, role: 'authenticated', app_metadata: { role: 'user' } });
+        const text =
+          `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${lit(claims)}, true), ` +
+          `set_config('spotcast.role_claim_path', 'app_metadata.role', true); ` +
+          `select public.create_booking(${lit(args.lotId)}, null, null, ${lit(String(args.durationMinutes ?? 60))}, null, null) as r`;
         while (remaining > 0) {
           remaining--;
           const t = wallNow();
-          const c = await pgPool.connect();
           try {
-            await c.query(
-              `begin; select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${c.escapeLiteral(claims)}, true), ` +
-                `set_config('spotcast.role_claim_path', 'app_metadata.role', true)`,
-            );
-            await c.query('select public.create_booking($1, $2, $3, $4, $5, $6) as r', [args.lotId, null, null, args.durationMinutes ?? 60, null, null]);
-            await c.query('commit');
+            await pgPool.query(text);
             ok++;
           } catch (err) {
-            await c.query('rollback').catch(() => undefined);
             const code = (err as { hint?: string; code?: string }).hint ?? (err as { code?: string }).code ?? 'error';
             codes[code] = (codes[code] ?? 0) + 1;
-          } finally {
-            c.release();
           }
           ackMs.push(wallNow() - t);
         }

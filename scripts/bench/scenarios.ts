@@ -42,6 +42,8 @@ export interface FanoutRun extends LatencySummary {
   dups: number;
   /** The server's CPU time (user + system) per 1000 deliveries, both phases: independent of the machine's load. */
   cpuMsPer1k: number;
+  /** The server's write system calls per delivery, both phases (NaN off Linux). */
+  writesPerMsg: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function measureFanout(
 ): Promise<FanoutRun> {
   const subscribers = sum(perClient);
   const cpu0 = o.server ? await o.server.child.call<number>('cpu') : NaN;
+  const writes0 = o.server ? await o.server.child.call<number>('writes') : NaN;
   const t0: Record<string, number> = {};
   for (let e = 0; e < o.events; e++) {
     const v = freshValue();
@@ -93,8 +96,9 @@ export async function measureFanout(
     dups += got.dups;
   }
   const cpu1 = o.server ? await o.server.child.call<number>('cpu') : NaN;
+  const writes1 = o.server ? await o.server.child.call<number>('writes') : NaN;
   const cpuMsPer1k = (cpu1 - cpu0) / 1000 / (delivered / 1000);
-  return { ...summary, lost: o.events * subscribers - lat.count, msgsPerSec, burstLost, dups, cpuMsPer1k };
+  return { ...summary, lost: o.events * subscribers - lat.count, msgsPerSec, burstLost, dups, cpuMsPer1k, writesPerMsg: (writes1 - writes0) / delivered };
 }
 
 async function warmUp(fleet: Fleet, trigger: Trigger, lotId: string, perClient: number[]): Promise<void> {
@@ -178,7 +182,7 @@ export async function fanoutScenarios(ctx: BenchContext, fleet: Fleet, o: Option
             push(table, o.sizes[i]!, t.name, run);
             ctx.log(
               `  run ${r + 1} · ${o.sizes[i]} subscribers · ${t.name}: p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} ms, ` +
-                `${Math.round(run.msgsPerSec)} msgs/s, ${run.cpuMsPer1k.toFixed(1)} CPU ms per 1000`,
+                `${Math.round(run.msgsPerSec)} msgs/s, ${run.cpuMsPer1k.toFixed(1)} CPU ms per 1000, ${run.writesPerMsg.toFixed(2)} writes per msg`,
             );
           }
         }
@@ -316,8 +320,8 @@ export interface BookingRun {
 export interface BookingResults {
   raw: BookingRun[];
   socket: BookingRun[];
-  /** Steady rate, `latSubscribers` on the lot: event timestamp → parking_updated arrival. */
-  latency: (LatencySummary & { lost: number; dups: number })[];
+  /** Steady rate → per-run figures, `latSubscribers` on the lot: event timestamp → parking_updated arrival. */
+  latency: Map<number, (LatencySummary & { lost: number; dups: number })[]>;
   /** As fast as the bookers can, with the subscribers on the lot. */
   saturated: (LatencySummary & { lost: number; dups: number; perSec: number; redelivered: number })[];
   saturatedBookings: number;
@@ -340,7 +344,7 @@ function bookingRun(answers: BookAnswer[]): BookingRun {
  */
 export async function bookingScenario(ctx: BenchContext, fleet: Fleet, o: Options): Promise<BookingResults> {
   const saturatedBookings = Math.max(50, Math.round(o.bookings / 8));
-  const results: BookingResults = { raw: [], socket: [], latency: [], saturated: [], saturatedBookings };
+  const results: BookingResults = { raw: [], socket: [], latency: new Map(), saturated: [], saturatedBookings };
   // The raw path writes events that no server emits: in the nodes' database, a node's outbox
   // sweeper would re-emit them (work the raw side caused, charged to the socket side). So the raw
   // path gets a database of its own, migrated and configured (booking limits) by a spotcast node
@@ -390,14 +394,16 @@ export async function bookingScenario(ctx: BenchContext, fleet: Fleet, o: Option
     if (subs.failed > 0) throw new Error(`subscribers failed to connect: ${JSON.stringify(subs.errors)}`);
     const perClient = fleet.split(o.latSubscribers);
     for (let r = 0; r < o.runs; r++) {
-      const [lot] = await createLots(ctx.databaseUrl, 1, { total: 1_000_000, label: `booking latency ${r + 1}` });
-      await fleet.subscribe('lot-subscribers', `parking_lot:${lot}`, perClient);
-      const paced = await fleet.clients[0]!.call<{ ok: number; failed: number }>('bookPaced', { group: 'bookers', lotId: lot, rate: o.latRate, count: o.latCount }, 600_000);
-      await sleep(1000);
-      const got = await fleet.collect({ prefix: `${lot}|booking_created|` });
-      const run = { ...latencySummary(got.lat), lost: paced.ok * o.latSubscribers - got.count, dups: got.dups };
-      results.latency.push(run);
-      ctx.log(`  run ${r + 1} · ${o.latRate}/s, ${o.latSubscribers} subscribers: p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} ms (lost ${run.lost}, duplicates ${run.dups})`);
+      for (const rate of o.latRates) {
+        const [lot] = await createLots(ctx.databaseUrl, 1, { total: 1_000_000, label: `booking latency ${rate}/s ${r + 1}` });
+        await fleet.subscribe('lot-subscribers', `parking_lot:${lot}`, perClient);
+        const paced = await fleet.clients[0]!.call<{ ok: number; failed: number }>('bookPaced', { group: 'bookers', lotId: lot, rate, count: o.latCount }, 600_000);
+        await sleep(1000);
+        const got = await fleet.collect({ prefix: `${lot}|booking_created|` });
+        const run = { ...latencySummary(got.lat), lost: paced.ok * o.latSubscribers - got.count, dups: got.dups };
+        results.latency.set(rate, [...(results.latency.get(rate) ?? []), run]);
+        ctx.log(`  run ${r + 1} · ${rate}/s, ${o.latSubscribers} subscribers: p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} ms (lost ${run.lost}, duplicates ${run.dups})`);
+      }
 
       // the same subscribers while the bookers go as fast as they can: past what one node can fan out
       const [hot] = await createLots(ctx.databaseUrl, 1, { total: 1_000_000, label: `booking saturated ${r + 1}` });
@@ -487,58 +493,87 @@ export interface ExpiryRun extends LatencySummary {
 
 export interface ExpiryResults {
   inProcess: ExpiryRun[];
+  /** With Redis: this node's own timer, the BullMQ job as the durable copy. */
   bullmq: ExpiryRun[];
+  /** With Redis, the node that made the holds killed (SIGKILL) right after: another node's BullMQ worker. */
+  failover: ExpiryRun[];
   watchers: number;
 }
 
+interface ExpiryVariant {
+  name: string;
+  redis: boolean;
+  /** Holds are made on a second node of the same cluster, killed once they are made. */
+  killHolder: boolean;
+  into: ExpiryRun[];
+}
+
 /**
- * Scenario 5: BOOKING_HOLD_SECONDS=1; one hold per lot (so each announcement is told apart by its
- * lot), `expiryWatchers` sockets subscribed to every lot; lateness = arrival of the lot's
- * parking_updated `booking_expired` − the hold's hold_expires_at (the database's deadline).
+ * Scenario 5: one hold per lot (so each announcement is told apart by its lot), `expiryWatchers`
+ * sockets subscribed to every lot; lateness = arrival of the lot's parking_updated
+ * `booking_expired` − the hold's hold_expires_at (the database's deadline). The holds last 1 s,
+ * or 3 s where their node is killed first (time to make them all and kill it).
  * One variant at a time: every node runs the periodic sweep of due bookings over the whole
  * database, so a node of the other variant (a separate deployment, without a shared adapter)
- * would sometimes expire a hold first and announce it to its own sockets only.
+ * would sometimes expire a hold first and announce it to its own sockets only. The sweep runs
+ * hourly here, so what expires a hold is its timer or its job.
  */
 export async function expiryScenario(ctx: BenchContext, fleet: Fleet, o: Options): Promise<ExpiryResults> {
-  const results: ExpiryResults = { inProcess: [], bullmq: [], watchers: o.expiryWatchers };
-  const env = { BOOKING_HOLD_SECONDS: '1' };
-  const variants: { name: string; redis: boolean; into: ExpiryRun[] }[] = [
-    { name: 'expiry-in-process', redis: false, into: results.inProcess },
-    ...(ctx.redisUrl ? [{ name: 'expiry-bullmq', redis: true, into: results.bullmq }] : []),
+  const results: ExpiryResults = { inProcess: [], bullmq: [], failover: [], watchers: o.expiryWatchers };
+  const variants: ExpiryVariant[] = [
+    { name: 'expiry-in-process', redis: false, killHolder: false, into: results.inProcess },
+    ...(ctx.redisUrl
+      ? [
+          { name: 'expiry-bullmq', redis: true, killHolder: false, into: results.bullmq },
+          { name: 'expiry-failover', redis: true, killHolder: true, into: results.failover },
+        ]
+      : []),
   ];
-  const perClient = fleet.split(o.expiryWatchers);
   for (const v of variants) {
+    const env = { BOOKING_HOLD_SECONDS: v.killHolder ? '3' : '1', JOBS_SWEEP_INTERVAL_MS: '3600000' };
     const server = await startSpotcast(ctx, v.name, { env, redis: v.redis });
     try {
       await fleet.connect(`watch-${v.name}`, server, o.expiryWatchers);
-      await fleet.connect(`hold-${v.name}`, server, fleet.size * 2);
-      for (let r = 0; r < o.runs; r++) {
-        const lots = await createLots(ctx.databaseUrl, o.expiryLots, { total: 10, label: `expiry ${v.name} ${r + 1}` });
-        for (const lot of lots) await fleet.subscribe(`watch-${v.name}`, `parking_lot:${lot}`, perClient);
-        const holds = await fleet.clients[0]!.call<{ lotId: string; holdExpiresAt: string | null; error?: string }[]>(
-          'bookEach',
-          { group: `hold-${v.name}`, lots, spacingMs: 40 },
-          120_000,
-        );
-        const failed = holds.filter((h) => !h.holdExpiresAt);
-        if (failed.length) throw new Error(`${failed.length} holds were refused: ${failed.map((f) => f.error).join(', ')}`);
-        const t0: Record<string, number> = {};
-        for (const h of holds) t0[`${h.lotId}|booking_expired|10`] = parseStamp(h.holdExpiresAt!);
-        const lastDeadline = Math.max(...Object.values(t0));
-        await fleet.wait(Object.keys(t0), perClient, Math.max(0, lastDeadline - Date.now()) + 15_000);
-        const got = await fleet.collect({ keys: Object.keys(t0), t0 });
-        const run = { ...latencySummary(got.lat), lost: Object.keys(t0).length * o.expiryWatchers - got.count, holds: Object.keys(t0).length };
-        v.into.push(run);
-        ctx.log(`  run ${r + 1} · ${v.name}: lateness p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} ms (${run.holds} holds, lost ${run.lost})`);
-        await fleet.clear();
-      }
+      for (let r = 0; r < o.runs; r++) v.into.push(await expiryRun(ctx, fleet, o, v, server, r));
       await fleet.disconnect(`watch-${v.name}`);
-      await fleet.disconnect(`hold-${v.name}`);
     } finally {
       await server.child.stop();
     }
   }
   return results;
+}
+
+async function expiryRun(ctx: BenchContext, fleet: Fleet, o: Options, v: ExpiryVariant, server: Server, r: number): Promise<ExpiryRun> {
+  const perClient = fleet.split(o.expiryWatchers);
+  const holder = v.killHolder
+    ? await startSpotcast(ctx, `${v.name}-holder-${r + 1}`, { env: { BOOKING_HOLD_SECONDS: '3', JOBS_SWEEP_INTERVAL_MS: '3600000' }, redis: true, cluster: v.name })
+    : server;
+  try {
+    await fleet.connect(`hold-${v.name}`, holder, fleet.size * 2);
+    const lots = await createLots(ctx.databaseUrl, o.expiryLots, { total: 10, label: `expiry ${v.name} ${r + 1}` });
+    for (const lot of lots) await fleet.subscribe(`watch-${v.name}`, `parking_lot:${lot}`, perClient);
+    const holds = await fleet.clients[0]!.call<{ lotId: string; holdExpiresAt: string | null; error?: string }[]>(
+      'bookEach',
+      { group: `hold-${v.name}`, lots, spacingMs: 40 },
+      120_000,
+    );
+    if (holder !== server) holder.child.kill();
+    await fleet.disconnect(`hold-${v.name}`);
+    const failed = holds.filter((h) => !h.holdExpiresAt);
+    if (failed.length) throw new Error(`${failed.length} holds were refused: ${failed.map((f) => f.error).join(', ')}`);
+    const t0: Record<string, number> = {};
+    for (const h of holds) t0[`${h.lotId}|booking_expired|10`] = parseStamp(h.holdExpiresAt!);
+    const lastDeadline = Math.max(...Object.values(t0));
+    if (holder !== server && Math.min(...Object.values(t0)) < Date.now()) throw new Error('a hold ran out before its node was killed: use longer holds');
+    await fleet.wait(Object.keys(t0), perClient, Math.max(0, lastDeadline - Date.now()) + 15_000);
+    const got = await fleet.collect({ keys: Object.keys(t0), t0 });
+    const run = { ...latencySummary(got.lat), lost: Object.keys(t0).length * o.expiryWatchers - got.count, holds: Object.keys(t0).length };
+    ctx.log(`  run ${r + 1} · ${v.name}: lateness p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} ms (${run.holds} holds, lost ${run.lost})`);
+    await fleet.clear();
+    return run;
+  } finally {
+    if (holder !== server) await holder.child.stop();
+  }
 }
 
 // ---- profile ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import { createLogger } from '../../server/logger.js';
 import { createRedisClients } from '../../server/redis.js';
 import { serve } from './lib/ipc.js';
 import { forcedGcMemory } from './lib/memory.js';
+import { writeSyscalls } from './lib/proc.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
         const u = process.cpuUsage();
         return u.user + u.system;
       },
+      writes: () => writeSyscalls(),
       async mem() {
         // Buffered log rows are not per-socket state: write them before measuring.
         await app.activity.flush();

@@ -19,9 +19,9 @@ export interface Options {
   bookings: number;
   bookConcurrency: number;
   bookPool: number;
-  /** Subscribers of the booked lot, and the steady booking rate for commit→parking_updated. */
+  /** Subscribers of the booked lot, and the steady booking rates for commit→parking_updated. */
   latSubscribers: number;
-  latRate: number;
+  latRates: number[];
   latCount: number;
   /** Holds per expiry run (one lot each), and the sockets watching them. */
   expiryLots: number;
@@ -41,7 +41,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --clients 2             load-generating child processes
   --events 10 --burst 20  events per latency measurement / per throughput burst
   --bookings 2000         bookings per run and path;  --book-concurrency 50  --book-pool 10
-  --lat-subscribers 1000 --lat-rate 20 --lat-count 100   commit→parking_updated measurement
+  --lat-subscribers 1000 --lat-rate 20,40,60 --lat-count 100   commit→parking_updated measurement
   --expiry-lots 20 --expiry-watchers 10
   --only fanout,log,booking,connections,nodes,expiry
   --no-profile            skip the CPU profile of the worst ratio
@@ -70,7 +70,7 @@ export function parseOptions(argv: string[]): Options {
     bookConcurrency: quick ? 10 : 50,
     bookPool: 10,
     latSubscribers: quick ? 50 : 1000,
-    latRate: 20,
+    latRates: quick ? [20] : [20, 40, 60],
     latCount: quick ? 30 : 100,
     expiryLots: quick ? 5 : 20,
     expiryWatchers: quick ? 3 : 10,
@@ -122,7 +122,7 @@ export function parseOptions(argv: string[]): Options {
         o.latSubscribers = int(value());
         break;
       case '--lat-rate':
-        o.latRate = int(value());
+        o.latRates = list(value()).sort((x, y) => x - y);
         break;
       case '--lat-count':
         o.latCount = int(value());
