@@ -54,8 +54,11 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
     deps.afterCommit?.(events);
     dispatcher.dispatch(events);
     if (next.length > 0) {
-      // The sweep job re-finds due bookings if this fails (Redis down): log, don't fail the request.
-      await scheduler.schedule(next).catch((err: unknown) => logger.warn({ err, next }, 'could not schedule booking jobs; the sweep will catch them'));
+      // This node's timer (BullMQ's scheduler arms one first) or the sweep runs them if this
+      // fails (Redis down): log, don't fail the request.
+      await scheduler
+        .schedule(next)
+        .catch((err: unknown) => logger.warn({ err, next }, "could not queue booking jobs; this node's timer or the sweep will run them"));
     }
   }
 
