@@ -86,13 +86,13 @@ export function render(info: RunInfo, r: Results): string {
       ['', ''],
       [
         ['date', info.date],
-        ['command', `\`${info.command}\``],
+        ['command', `\`${info.command}\` at ${m.revision}`],
         ['machine', `${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM (${m.kernel})`],
         ['software', `Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}`],
         [
           'load average',
           `at start ${l1} / ${l5} / ${l15} (1/5/15 min), highest 1-min value during the run ${num(info.load.max, 2)}, at the end ${info.load.end[0]}, on ${m.cores} cores` +
-            (busy ? ' — **the machine was shared with other jobs (test suites) during this run; absolute figures are lower and noisier than on an idle machine**' : ''),
+            (busy ? ' — **the machine was busy when the run started (other jobs, or the tail of an earlier run); absolute figures are lower and noisier than on an idle machine**' : ''),
         ],
         ['open files limit', m.fdLimit],
         ['load generators', `${o.clients} child processes holding the client sockets, on the same ${m.cores} cores as the servers and Postgres`],

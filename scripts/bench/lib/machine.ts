@@ -1,4 +1,5 @@
 /** What the results were measured on, and the run's own database and Redis keys. */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,18 @@ export interface Machine {
   redis: string;
   fdLimit: string;
   kernel: string;
+  /** The commit the bench ran, with `+ uncommitted changes` when the tree differs from it. */
+  revision: string;
+}
+
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
 }
 
 export function loadavg(): [number, number, number] {
@@ -72,6 +85,7 @@ export async function machine(adminUrl: string, redisUrl: string | undefined): P
     redis,
     fdLimit: fdLimit(),
     kernel: `${os.type()} ${os.release()}`,
+    revision: revision(),
   };
 }
 
