@@ -35,13 +35,26 @@ describe('fan-out of events committed together (real Postgres)', () => {
     return socket;
   }
 
-  it(`${EDITS} availability edits at once reach WebSocket and long-polling subscribers, each once, none lost, the last one last by seq`, async () => {
+  /** A browser-like subscriber: long-polling first, then upgraded to a WebSocket; resolved once upgraded. */
+  async function upgradedClient(token: string): Promise<Socket> {
+    const socket = io(server.url, { auth: { token }, transports: ['polling', 'websocket'], reconnection: false, forceNew: true });
+    polling.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connected', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    await waitUntil(() => socket.io.engine.transport.name === 'websocket', 5000, 'the upgrade to a WebSocket');
+    return socket;
+  }
+
+  it(`${EDITS} availability edits at once reach WebSocket, long-polling and upgraded subscribers, each once, none lost, the last one last by seq`, async () => {
     const lot = await createLot(server.db, { total: 100 });
     const room = `parking_lot:${lot}`;
     const subscribers: Socket[] = [
       (await connect(server.url, server.token(newUserId()))).socket,
       (await connect(server.url, server.token(newUserId()))).socket,
       await pollingClient(server.token(newUserId())),
+      await upgradedClient(server.token(newUserId())),
     ];
     const seen = subscribers.map((s) => record(s, 'parking_updated'));
     for (const s of subscribers) assert.equal((await call(s, 'subscribe', { room })).ok, true);
