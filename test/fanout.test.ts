@@ -4,7 +4,7 @@
  * subscriber must see is unchanged by that: every event, intact, on every transport.
  */
 import assert from 'node:assert/strict';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { call, closeAll, connect, newUserId, record, waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -13,36 +13,18 @@ const EDITS = 40;
 
 describe('fan-out of events committed together (real Postgres)', () => {
   let server: TestServer;
-  const polling: Socket[] = [];
 
   before(async () => {
     server = await startTestServer();
   });
   after(() => server.stop());
-  afterEach(() => {
-    closeAll();
-    for (const s of polling.splice(0)) s.close();
-  });
+  afterEach(closeAll);
 
-  /** A long-polling-only subscriber (no WebSocket at all), resolved once greeted. */
-  async function pollingClient(token: string): Promise<Socket> {
-    const socket = io(server.url, { auth: { token }, transports: ['polling'], reconnection: false, forceNew: true });
-    polling.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connected', () => resolve());
-      socket.once('connect_error', reject);
-    });
-    return socket;
-  }
+  const pollingClient = async (token: string) => (await connect(server.url, token, { transports: ['polling'] })).socket;
 
   /** A browser-like subscriber: long-polling first, then upgraded to a WebSocket; resolved once upgraded. */
   async function upgradedClient(token: string): Promise<Socket> {
-    const socket = io(server.url, { auth: { token }, transports: ['polling', 'websocket'], reconnection: false, forceNew: true });
-    polling.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connected', () => resolve());
-      socket.once('connect_error', reject);
-    });
+    const { socket } = await connect(server.url, token, { transports: ['polling', 'websocket'] });
     await waitUntil(() => socket.io.engine.transport.name === 'websocket', 5000, 'the upgrade to a WebSocket');
     return socket;
   }

@@ -6,9 +6,16 @@ const open = new Set<Socket>();
 
 export const newUserId = (): string => randomUUID();
 
-/** Connects and resolves on the server's `connected` greeting; rejects with the connect_error. */
-export function connect(url: string, token: string | undefined, opts: { timeoutMs?: number } = {}): Promise<{ socket: Client; connected: any }> {
-  const socket = io(url, { auth: token === undefined ? {} : { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+/**
+ * Connects and resolves on the server's `connected` greeting; rejects with the connect_error.
+ * WebSocket only unless `transports` says otherwise (['polling'], or a browser's ['polling', 'websocket']).
+ */
+export function connect(
+  url: string,
+  token: string | undefined,
+  opts: { timeoutMs?: number; transports?: ('polling' | 'websocket')[] } = {},
+): Promise<{ socket: Client; connected: any }> {
+  const socket = io(url, { auth: token === undefined ? {} : { token }, transports: opts.transports ?? ['websocket'], reconnection: false, forceNew: true });
   open.add(socket);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no connected event within timeout')), opts.timeoutMs ?? 5000);
