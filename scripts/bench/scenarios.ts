@@ -530,8 +530,7 @@ export async function expiryScenario(ctx: BenchContext, fleet: Fleet, o: Options
       : []),
   ];
   for (const v of variants) {
-    const env = { BOOKING_HOLD_SECONDS: v.killHolder ? '3' : '1', JOBS_SWEEP_INTERVAL_MS: '3600000' };
-    const server = await startSpotcast(ctx, v.name, { env, redis: v.redis });
+    const server = await startSpotcast(ctx, v.name, { env: expiryEnv(v), redis: v.redis });
     try {
       await fleet.connect(`watch-${v.name}`, server, o.expiryWatchers);
       for (let r = 0; r < o.runs; r++) v.into.push(await expiryRun(ctx, fleet, o, v, server, r));
@@ -543,11 +542,12 @@ export async function expiryScenario(ctx: BenchContext, fleet: Fleet, o: Options
   return results;
 }
 
+/** Every node of a variant: the same hold length, and a sweep too rare to expire anything here. */
+const expiryEnv = (v: ExpiryVariant) => ({ BOOKING_HOLD_SECONDS: v.killHolder ? '3' : '1', JOBS_SWEEP_INTERVAL_MS: '3600000' });
+
 async function expiryRun(ctx: BenchContext, fleet: Fleet, o: Options, v: ExpiryVariant, server: Server, r: number): Promise<ExpiryRun> {
   const perClient = fleet.split(o.expiryWatchers);
-  const holder = v.killHolder
-    ? await startSpotcast(ctx, `${v.name}-holder-${r + 1}`, { env: { BOOKING_HOLD_SECONDS: '3', JOBS_SWEEP_INTERVAL_MS: '3600000' }, redis: true, cluster: v.name })
-    : server;
+  const holder = v.killHolder ? await startSpotcast(ctx, `${v.name}-holder-${r + 1}`, { env: expiryEnv(v), redis: true, cluster: v.name }) : server;
   try {
     await fleet.connect(`hold-${v.name}`, holder, fleet.size * 2);
     const lots = await createLots(ctx.databaseUrl, o.expiryLots, { total: 10, label: `expiry ${v.name} ${r + 1}` });
@@ -557,14 +557,14 @@ async function expiryRun(ctx: BenchContext, fleet: Fleet, o: Options, v: ExpiryV
       { group: `hold-${v.name}`, lots, spacingMs: 40 },
       120_000,
     );
-    if (holder !== server) holder.child.kill();
+    if (v.killHolder) holder.child.kill();
     await fleet.disconnect(`hold-${v.name}`);
     const failed = holds.filter((h) => !h.holdExpiresAt);
     if (failed.length) throw new Error(`${failed.length} holds were refused: ${failed.map((f) => f.error).join(', ')}`);
     const t0: Record<string, number> = {};
     for (const h of holds) t0[`${h.lotId}|booking_expired|10`] = parseStamp(h.holdExpiresAt!);
     const lastDeadline = Math.max(...Object.values(t0));
-    if (holder !== server && Math.min(...Object.values(t0)) < Date.now()) throw new Error('a hold ran out before its node was killed: use longer holds');
+    if (v.killHolder && Math.min(...Object.values(t0)) < Date.now()) throw new Error('a hold ran out before its node was killed: use longer holds');
     await fleet.wait(Object.keys(t0), perClient, Math.max(0, lastDeadline - Date.now()) + 15_000);
     const got = await fleet.collect({ keys: Object.keys(t0), t0 });
     const run = { ...latencySummary(got.lat), lost: Object.keys(t0).length * o.expiryWatchers - got.count, holds: Object.keys(t0).length };
@@ -572,7 +572,7 @@ async function expiryRun(ctx: BenchContext, fleet: Fleet, o: Options, v: ExpiryV
     await fleet.clear();
     return run;
   } finally {
-    if (holder !== server) await holder.child.stop();
+    if (v.killHolder) await holder.child.stop();
   }
 }
 
