@@ -13,7 +13,7 @@ import type {
   NotificationPayload,
   RoomSnapshotPayload,
   ServerToClientEvents,
-} from '../server/realtime/contract.js';
+} from '../server/contract/contract.js';
 
 export type RealtimeSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export type Status = 'connecting' | 'connected' | 'reconnecting' | 'unauthorized';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mintToken } from '../server/auth/tokens.js';
+import { mintToken } from '../server/platform/auth/tokens.js';
 
 const [role = 'user', userId = randomUUID(), expires = '3600'] = process.argv.slice(2);
 if (role !== 'user' && role !== 'admin') {

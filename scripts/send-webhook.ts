@@ -17,8 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mintToken } from '../server/auth/tokens.js';
-import { SIGNATURE_HEADER, signPayload } from '../server/payments/webhook-signature.js';
+import { mintToken } from '../server/platform/auth/tokens.js';
+import { SIGNATURE_HEADER, signPayload } from '../server/features/payments/signature.js';
 
 const USAGE = 'usage: npx tsx scripts/send-webhook.ts <booking_id> [succeeded|failed] [amount_cents]';
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

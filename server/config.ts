@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { LimitsConfig } from './limits/rate-limits.js';
+import type { LimitsConfig } from './platform/limits/rate-limits.js';
 
 /**
  * Every setting of the server, parsed once from the environment. Nothing else in the

@@ -1,18 +1,18 @@
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { createApplication } from './app.js';
-import { loadOrCreateDevSecret } from './auth/dev-secret.js';
-import { createTokenVerifier } from './auth/jwt.js';
-import { mintToken } from './auth/tokens.js';
+import { loadOrCreateDevSecret } from './platform/auth/dev-secret.js';
+import { createTokenVerifier } from './platform/auth/jwt.js';
+import { mintToken } from './platform/auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createSupabaseCommands } from './data/supabase-commands.js';
-import { Db } from './db/db.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
-import { runMigrations } from './db/migrate.js';
-import { DEMO_ADMIN_ID, DEMO_USER_ID, seedDemoData } from './demo/seed.js';
-import { BullMqScheduler } from './jobs/bullmq-scheduler.js';
-import { createLogger, type Logger } from './logger.js';
-import { createRedisClients } from './redis.js';
+import { createSupabaseCommands } from './platform/data/supabase-commands.js';
+import { Db } from './platform/db/db.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded.js';
+import { runMigrations } from './platform/db/migrate.js';
+import { DEMO_ADMIN_ID, DEMO_USER_ID, seedDemoData } from './features/demo/seed.js';
+import { BullMqScheduler } from './platform/jobs/bullmq-scheduler.js';
+import { createLogger, type Logger } from './platform/logger.js';
+import { createRedisClients } from './platform/redis.js';
 
 /** The only place that builds concrete clients (Postgres, Redis) and owns process lifetime. */
 async function main(): Promise<void> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { io, type Socket } from 'socket.io-client';
-import { mintToken } from '../server/auth/tokens.js';
+import { mintToken } from '../server/platform/auth/tokens.js';
 import { call, closeAll, connect, newUserId, refusal } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';

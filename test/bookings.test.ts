@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { signPayload } from '../server/payments/webhook-signature.js';
+import { signPayload } from '../server/features/payments/signature.js';
 import { call, closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { testEnv } from './helpers/global-setup.js';

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import type { Principal } from '../server/auth/principal.js';
-import { Db } from '../server/db/db.js';
-import { inlineParams } from '../server/db/inline-params.js';
-import { ForbiddenError, ValidationError } from '../server/errors.js';
+import type { Principal } from '../server/platform/auth/principal.js';
+import { Db } from '../server/platform/db/db.js';
+import { inlineParams } from '../server/platform/db/inline-params.js';
+import { ForbiddenError, ValidationError } from '../server/platform/errors.js';
 import { testEnv } from './helpers/global-setup.js';
 
 function principal(userId = randomUUID(), role: 'user' | 'admin' = 'user'): Principal {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { mintToken } from '../server/auth/tokens.js';
+import { mintToken } from '../server/platform/auth/tokens.js';
 import { launchBrowser, LAPTOP, openPage, PHONE, requireChromium, screenshot, type TrackedPage } from './helpers/browser.js';
 import { createLot } from './helpers/fixtures.js';
 import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { signPayload } from '../server/payments/webhook-signature.js';
+import { signPayload } from '../server/features/payments/signature.js';
 import { call, closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';

@@ -1,6 +1,6 @@
 /**
  * Events that commit in the same event-loop turn are emitted back to back and, on WebSockets,
- * written to each socket in one system call (server/realtime/ws-write-batching.ts). What a
+ * written to each socket in one system call (server/platform/socket/ws-write-batching.ts). What a
  * subscriber must see is unchanged by that: every event, intact, on every transport.
  */
 import assert from 'node:assert/strict';

@@ -20,8 +20,8 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 import type { z } from 'zod';
-import { webhookEventSchema } from '../server/http/payments-router.js';
-import { signPayload, SIGNATURE_HEADER } from '../server/payments/webhook-signature.js';
+import { webhookEventSchema } from '../server/features/payments/routes.js';
+import { signPayload, SIGNATURE_HEADER } from '../server/features/payments/signature.js';
 import {
   announcementSchema,
   availabilityEventSchema,
@@ -33,7 +33,7 @@ import {
   setAvailabilityEventSchema,
   subscribeSchema,
   unsubscribeSchema,
-} from '../server/realtime/contract.js';
+} from '../server/contract/contract.js';
 import { call, closeAll, connect, newUserId } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { testEnv } from './helpers/global-setup.js';

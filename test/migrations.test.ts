@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadMigrationFiles } from 'postgres-migrations';
-import { MIGRATIONS_DIR, runMigrations } from '../server/db/migrate.js';
+import { MIGRATIONS_DIR, runMigrations } from '../server/platform/db/migrate.js';
 import { uniqueName, withDatabase } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
 

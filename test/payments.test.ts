@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { signPayload } from '../server/payments/webhook-signature.js';
+import { signPayload } from '../server/features/payments/signature.js';
 import { call, closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { request, startTestServer, TEST_SECRET, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';

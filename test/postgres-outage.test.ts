@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { pino } from 'pino';
 import type { Socket } from 'socket.io-client';
-import { runMigrations } from '../server/db/migrate.js';
+import { runMigrations } from '../server/platform/db/migrate.js';
 import { closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { OwnPostgres } from './helpers/own-postgres.js';

@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { createTokenVerifier } from '../server/auth/jwt.js';
-import { createSupabaseCommands } from '../server/data/supabase-commands.js';
+import { createTokenVerifier } from '../server/platform/auth/jwt.js';
+import { createSupabaseCommands } from '../server/platform/data/supabase-commands.js';
 import { call, closeAll, connect, nextEvent } from './helpers/clients.js';
 import { freePort } from './helpers/env.js';
 import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
-import { mintToken } from '../server/auth/tokens.js';
+import { mintToken } from '../server/platform/auth/tokens.js';
 
 interface Recorded {
   method: string;

@@ -7,7 +7,7 @@
  * spotcast's (a row lock that serialises the triggers, an insert of the payload, commit, sent in
  * one round trip; a pool of 10): the same broadcast code paced by a database, to tell what the
  * database costs from what spotcast's own code costs. It is stock Socket.IO: one write system
- * call per packet per socket, where spotcast batches (server/realtime/ws-write-batching.ts).
+ * call per packet per socket, where spotcast batches (server/platform/socket/ws-write-batching.ts).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
-import { mintToken } from '../../server/auth/tokens.js';
+import { mintToken } from '../../server/platform/auth/tokens.js';
 import { serve, wallNow } from './lib/ipc.js';
 import { parseStamp } from './lib/stats.js';
 
@@ -223,7 +223,7 @@ async function bookSockets(args: { group: string; lotId: string; total: number; 
 }
 
 /**
- * The same bookings straight over pg, as server/db/db.ts runs them: role, claims and the
+ * The same bookings straight over pg, as server/platform/db/db.ts runs them: role, claims and the
  * create_booking call in one simple query, which Postgres runs as one transaction (one round
  * trip). `workers` callers share a pool of `poolMax` connections (opened before the clock starts).
  */

@@ -158,7 +158,7 @@ export function render(info: RunInfo, r: Results): string {
       '',
       `${o.bookings} bookings per run and path on one lot (1,000,000 spaces, so none is refused), ${o.bookConcurrency} concurrent callers, ` +
         `${o.bookPool} database connections on both paths (the server's DATABASE_POOL_MAX; the raw callers share a pool of the same size). ` +
-        'Full path: socket `create_booking` → validation and limits → `public.create_booking` → event log → emit → ack. Raw: role + claims and `select public.create_booking(…)` in one simple query over pg (one implicit transaction, one round trip), as server/db/db.ts sends it.',
+        'Full path: socket `create_booking` → validation and limits → `public.create_booking` → event log → emit → ack. Raw: role + claims and `select public.create_booking(…)` in one simple query over pg (one implicit transaction, one round trip), as server/platform/db/db.ts sends it.',
       '',
       table(
         ['path', 'bookings/s', 'call p50 ms', 'call p99 ms', 'failed'],

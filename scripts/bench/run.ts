@@ -13,7 +13,7 @@
  */
 import path from 'node:path';
 import { pino } from 'pino';
-import { runMigrations } from '../../server/db/migrate.js';
+import { runMigrations } from '../../server/platform/db/migrate.js';
 import { closeOwnSockets, Fleet, ROOT, type BenchContext } from './lib/harness.js';
 import { liveChildren } from './lib/ipc.js';
 import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';

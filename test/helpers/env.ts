@@ -56,7 +56,7 @@ export function withDatabase(url: string, database: string): string {
 }
 
 export async function startEmbeddedForTests(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
-  const { startEmbeddedPostgres } = await import('../../server/db/embedded.js');
+  const { startEmbeddedPostgres } = await import('../../server/platform/db/embedded.js');
   const { pino } = await import('pino');
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'spotcast-test-pg-')), 'data');
   const port = await freePort();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../server/db/db.js';
+import type { Db } from '../../server/platform/db/db.js';
 
 /** A lot of the test's own, so suites never step on each other's rows. */
 export async function createLot(db: Db, opts: { total?: number; name?: string; isOpen?: boolean } = {}): Promise<string> {

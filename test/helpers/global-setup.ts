@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { pino } from 'pino';
-import { runMigrations } from '../../server/db/migrate.js';
+import { runMigrations } from '../../server/platform/db/migrate.js';
 import { defaults, reachablePostgres, reachableRedis, startEmbeddedForTests, uniqueName, withDatabase, type TestEnv } from './env.js';
 
 let env: TestEnv | undefined;

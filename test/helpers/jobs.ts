@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { BullMqScheduler } from '../../server/jobs/bullmq-scheduler.js';
+import { BullMqScheduler } from '../../server/platform/jobs/bullmq-scheduler.js';
 import { uniqueName } from './env.js';
 
 export interface TestQueue {
@@ -32,7 +32,7 @@ export function testQueue(redisUrl: string): TestQueue {
     queue,
     scheduler() {
       const s = new BullMqScheduler({
-        // As server/redis.ts makes them: a fail-fast producer connection, a blocking worker one.
+        // As server/platform/redis.ts makes them: a fail-fast producer connection, a blocking worker one.
         queueConnection: connect({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
         workerConnection: connect(),
         queueName,

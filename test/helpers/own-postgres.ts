@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/platform/db/embedded.js';
 import { freePort } from './env.js';
 
 export class OwnPostgres {

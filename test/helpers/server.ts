@@ -2,11 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createApplication, type Application, type AppDeps } from '../../server/app.js';
-import { createTokenVerifier } from '../../server/auth/jwt.js';
-import type { AppRole } from '../../server/auth/principal.js';
-import { mintToken } from '../../server/auth/tokens.js';
+import { createTokenVerifier } from '../../server/platform/auth/jwt.js';
+import type { AppRole } from '../../server/platform/auth/principal.js';
+import { mintToken } from '../../server/platform/auth/tokens.js';
 import { loadConfig, type Config } from '../../server/config.js';
-import { Db } from '../../server/db/db.js';
+import { Db } from '../../server/platform/db/db.js';
 import { testEnv } from './global-setup.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';

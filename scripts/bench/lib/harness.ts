@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
-import { mintToken } from '../../../server/auth/tokens.js';
+import { mintToken } from '../../../server/platform/auth/tokens.js';
 import { Child, wallNow } from './ipc.js';
 import { merge } from './stats.js';
 

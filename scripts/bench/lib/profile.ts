@@ -36,7 +36,7 @@ export interface ProfileSummary {
   packages: SelfTime[];
 }
 
-/** `server/events/dispatcher.ts`, `socket.io-adapter`, `node:internal/…`, `(garbage collector)`. */
+/** `server/outbox/dispatcher.ts`, `socket.io-adapter`, `node:internal/…`, `(garbage collector)`. */
 function place(url: string, root: string): { where: string; pkg: string } {
   if (!url) return { where: '', pkg: '' };
   let u = url.replace(/^file:\/\//, '');

@@ -1,0 +1,28 @@
+import type { AnnouncementPayload } from '../contract/contract.js';
+import { EndOfTurnQueue } from './end-of-turn.js';
+import type { IoServer } from '../platform/socket/types.js';
+
+/**
+ * Server-initiated emits that are not database changes. Changes (availability, bookings,
+ * payments, notifications) go through the event log and the EventDispatcher instead, so that
+ * none is lost between commit and emit.
+ */
+export interface Broadcaster {
+  /** Sent at the end of this event-loop turn, with whatever else is sent in it (EndOfTurnQueue). */
+  announcement(payload: AnnouncementPayload): void;
+  /** Sends what is queued now (at shutdown). */
+  flush(): void;
+}
+
+export function createBroadcaster(io: IoServer): Broadcaster {
+  const queue = new EndOfTurnQueue<AnnouncementPayload>((payloads) => {
+    for (const p of payloads) {
+      if (p.room) io.to(p.room).emit('system_announcement', p);
+      else io.emit('system_announcement', p);
+    }
+  });
+  return {
+    announcement: (payload) => queue.push(payload),
+    flush: () => queue.drain(),
+  };
+}

@@ -1,0 +1,98 @@
+import type { Db } from '../platform/db/db.js';
+import type { Logger } from '../platform/logger.js';
+import type { IoServer } from '../platform/socket/types.js';
+import { EndOfTurnQueue } from './end-of-turn.js';
+import { wirePayload, type LoggedEvent } from './logged-event.js';
+
+export interface DispatcherOptions {
+  io: IoServer;
+  db: Db;
+  logger: Logger;
+  /** How often emitted events are marked dispatched (one UPDATE for all of them). */
+  markIntervalMs?: number;
+  onEmit?: (event: string) => void;
+}
+
+/**
+ * Emits committed events to their rooms, then marks them dispatched in batches. Marking late is
+ * safe: an event not yet marked may be emitted again by the sweeper (clients drop it by seq),
+ * never lost. Emitting before commit would be the unsafe order, and nothing here does that.
+ */
+export class EventDispatcher {
+  private toMark: number[] = [];
+  /** Committed events waiting for the end of this event-loop turn (see `dispatch`). */
+  private readonly pending = new EndOfTurnQueue<LoggedEvent>((events) => this.emitCommitted(events));
+  private timer: NodeJS.Timeout | undefined;
+  private marking: Promise<void> | undefined;
+  readonly stats = { emitted: 0, marked: 0 };
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.timer = setInterval(() => void this.flushMarks(), opts.markIntervalMs ?? 100);
+    this.timer.unref();
+  }
+
+  /** Emits each event to all its rooms at once (a socket in several of them gets it once). */
+  emit(events: LoggedEvent[]): void {
+    for (const e of events) {
+      (this.opts.io.to(e.rooms).emit as (ev: string, p: unknown) => boolean)(e.event, wirePayload(e));
+      this.stats.emitted++;
+      this.opts.onEmit?.(e.event);
+    }
+  }
+
+  /**
+   * After commit: emit at the end of this event-loop turn, mark dispatched shortly after. Commands
+   * that commit in the same turn (replies that arrived together) are emitted back to back, so
+   * each socket gets them in one write (batchWebSocketWrites) rather than one write per event.
+   * A crash before the emit loses nothing: the events are not marked, and the sweeper sends them.
+   */
+  dispatch(events: LoggedEvent[]): void {
+    this.pending.push(...events);
+  }
+
+  /** Emits what `dispatch` has queued now (at shutdown, before the sockets close). */
+  emitPending(): void {
+    this.pending.drain();
+  }
+
+  private emitCommitted(events: LoggedEvent[]): void {
+    try {
+      for (const e of events) {
+        this.emit([e]);
+        this.toMark.push(e.id);
+      }
+    } catch (err) {
+      // Off the request's path now, so no caller would see this: log it. What was not marked is
+      // sent again by the sweeper.
+      this.opts.logger.error({ err }, 'emitting committed events failed; the sweeper will send them');
+    }
+  }
+
+  async flushMarks(): Promise<void> {
+    while (this.marking) await this.marking;
+    if (this.toMark.length === 0) return;
+    const ids = this.toMark.splice(0);
+    this.marking = this.opts.db
+      .asSystem((tx) => tx.query('update public.event_log set dispatched_at = now() where id = any($1::bigint[]) and dispatched_at is null', [ids]))
+      .then(
+        () => {
+          this.stats.marked += ids.length;
+        },
+        (err: unknown) => {
+          // Unmarked events are re-emitted by the sweeper: duplicates, never losses.
+          this.opts.logger.warn({ err, count: ids.length }, 'could not mark events dispatched; the sweeper will re-emit them');
+        },
+      )
+      .finally(() => {
+        this.marking = undefined;
+      });
+    await this.marking;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.emitPending();
+    await this.flushMarks();
+  }
+}
