@@ -13,7 +13,7 @@ import type {
   NotificationPayload,
   RoomSnapshotPayload,
   ServerToClientEvents,
-} from '../server/contract/contract.js';
+} from '../server/contract/index.js';
 
 export type RealtimeSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export type Status = 'connecting' | 'connected' | 'reconnecting' | 'unauthorized';

@@ -3,42 +3,36 @@ import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Adapter } from 'socket.io-adapter';
-import { ActivityLog } from './platform/observability/activity-log.js';
-import { createAdminService } from './features/admin/service.js';
-import type { TokenVerifier } from './platform/auth/jwt.js';
-import { createBookingService, type BookingService } from './features/bookings/service.js';
 import type { Config } from './config.js';
-import type { DataCommands } from './platform/data/commands.js';
-import { createPgCommands } from './platform/data/pg-commands.js';
-import type { Db } from './platform/db/db.js';
-import { migrationStatus } from './platform/db/migrate.js';
+import { createAdminFeature } from './features/admin/index.js';
+import { createBookingsFeature } from './features/bookings/index.js';
+import type { BookingJobs } from './features/bookings/jobs.js';
+import { demoRoutes } from './features/demo/routes.js';
+import { createNotificationsFeature } from './features/notifications/index.js';
+import { createParkingFeature } from './features/parking/index.js';
+import { createPaymentsFeature } from './features/payments/index.js';
+import { createSessionFeature } from './features/session/index.js';
+import { createSubscriptionsFeature } from './features/subscriptions/index.js';
+import { createBroadcaster } from './outbox/broadcaster.js';
 import { EventDispatcher } from './outbox/dispatcher.js';
 import { OutboxSweeper } from './outbox/sweeper.js';
-import { createBookingsRouter } from './features/bookings/routes.js';
+import type { TokenVerifier } from './platform/auth/jwt.js';
+import type { UserCalls } from './platform/data/calls.js';
+import { createPgCalls } from './platform/data/pg-calls.js';
+import type { Db } from './platform/db/db.js';
+import { migrationStatus } from './platform/db/migrate.js';
 import { createHealthRouter, type HealthCheck } from './platform/http/health-router.js';
 import { createHttpApp } from './platform/http/http-app.js';
-import { createNotificationsRouter } from './features/notifications/routes.js';
-import { createPaymentsRouter } from './features/payments/routes.js';
-import { createDemoRouter } from './features/demo/routes.js';
-import { createRealtimeRouter } from './features/admin/routes.js';
+import { createMetricsRouter } from './platform/http/metrics-router.js';
 import { cleanupLogs } from './platform/jobs/cleanup.js';
 import { InProcessScheduler } from './platform/jobs/in-process-scheduler.js';
 import { PeriodicWork } from './platform/jobs/periodic.js';
 import type { Scheduler } from './platform/jobs/scheduler.js';
 import { createRateLimits } from './platform/limits/rate-limits.js';
 import type { Logger } from './platform/logger.js';
-import { createMetricsRouter } from './platform/http/metrics-router.js';
+import { ActivityLog } from './platform/observability/activity-log.js';
 import { Metrics } from './platform/observability/metrics.js';
-import { createNotificationService } from './features/notifications/service.js';
-import { createParkingService } from './features/parking/service.js';
-import { createBroadcaster } from './outbox/broadcaster.js';
-import { createAdminHandlers } from './features/admin/socket.js';
-import { createBookingHandlers } from './features/bookings/socket.js';
-import { createParkingHandlers } from './features/parking/socket.js';
-import { createSubscriptionHandlers } from './features/subscriptions/socket.js';
 import { createIo, handleConnections, type IoOptions } from './platform/socket/io.js';
-import { createStatusService } from './features/session/status-service.js';
-import { createTokenLifetime } from './features/session/token-lifetime.js';
 import type { IoServer } from './platform/socket/types.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -50,8 +44,8 @@ export interface AppDeps {
   verifier: TokenVerifier;
   /** A Socket.IO adapter constructor (the Redis adapter for several nodes); in-memory when absent. */
   adapter?: (nsp: unknown) => Adapter;
-  /** How a caller's commands reach the database: directly (default) or Supabase's HTTP API. */
-  commands?: DataCommands;
+  /** How a caller's requests reach the database: directly (default) or Supabase's HTTP API. */
+  calls?: UserCalls;
   /** A Redis client for cluster-wide rate limits; in-memory limits when absent. */
   redis?: Redis;
   /** Where booking jobs run: BullMQ with Redis; in this process when absent. */
@@ -67,7 +61,8 @@ export interface Application {
   http: Express;
   activity: ActivityLog;
   metrics: Metrics;
-  bookings: BookingService;
+  /** Booking transitions (tests drive them directly). */
+  bookingJobs: BookingJobs;
   dispatcher: EventDispatcher;
   sweeper: OutboxSweeper;
   scheduler: Scheduler;
@@ -119,22 +114,34 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   });
   const scheduler = deps.scheduler ?? new InProcessScheduler({ logger: logger.child({ component: 'jobs' }) });
   const periodic = new PeriodicWork({ ...config.jobs, logger: logger.child({ component: 'jobs' }) });
-  const commands = deps.commands ?? createPgCommands(db);
-  const bookings = createBookingService({
+  const calls = deps.calls ?? createPgCalls(db);
+
+  const bookings = createBookingsFeature({
     db,
-    commands,
+    calls,
     dispatcher,
     scheduler,
-    logger: logger.child({ component: 'bookings' }),
-    onOutcome: (outcome) => metrics.bookingOutcomes.inc({ outcome }),
-    ...(config.faultInjection === 'exit-after-commit'
-      ? { afterCommit: (events) => events.length > 0 && process.kill(process.pid, 'SIGKILL') }
-      : {}),
+    limits,
+    metrics,
+    logger,
+    beforeEmit: config.faultInjection === 'exit-after-commit' ? (events) => events.length > 0 && process.kill(process.pid, 'SIGKILL') : undefined,
   });
-  const parking = createParkingService({ db, commands, dispatcher });
-  const admin = createAdminService({ db, io, broadcaster, logger });
-  const status = createStatusService({ io, nodeId: config.nodeId, logger });
-  const notifications = createNotificationService({ db });
+  const payments = createPaymentsFeature({ db, afterCommit: bookings.afterCommit, secret: config.payments.webhookSecret, toleranceSeconds: config.payments.toleranceSeconds, logger });
+  const parking = createParkingFeature({ calls, dispatcher });
+  const admin = createAdminFeature({ calls, io, broadcaster, logger });
+  const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
+  const notifications = createNotificationsFeature({ calls });
+  const subscriptions = createSubscriptionsFeature({
+    parking: parking.service,
+    replay: {
+      calls,
+      maxEvents: config.outbox.replayMaxEvents,
+      snapshot: {
+        lots: async (principal, lotId) => (await parking.service.availability(principal, lotId)).lots,
+        bookings: (principal, userId) => bookings.service.list(principal, { limit: 100, userId }),
+      },
+    },
+  });
 
   metrics.bind({
     connectionsByRole: () => {
@@ -151,13 +158,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     },
   });
 
-  handleConnections(io, ioOptions, [
-    createTokenLifetime({ verifier }),
-    createSubscriptionHandlers({ parking, bookings, db, maxEvents: config.outbox.replayMaxEvents }),
-    createParkingHandlers({ parking }),
-    createBookingHandlers({ bookings, limits }),
-    createAdminHandlers({ admin, parking }),
-  ]);
+  // The session first: a socket is greeted before any other feature answers it.
+  handleConnections(io, ioOptions, [session.socket, subscriptions.socket, parking.socket, bookings.socket, admin.socket]);
 
   const http = createHttpApp({
     verifier,
@@ -168,7 +170,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     trustProxy: config.trustProxy,
     staticDir: PUBLIC_DIR,
     open: {
-      ...(deps.demoTokens ? { '/demo': createDemoRouter(deps.demoTokens) } : {}),
+      ...(deps.demoTokens ? { '/demo': demoRoutes(deps.demoTokens) } : {}),
       '/metrics': createMetricsRouter({ metrics, ...(config.metricsToken ? { token: config.metricsToken } : {}) }),
       '/health': createHealthRouter({
         nodeId: config.nodeId,
@@ -183,25 +185,18 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
         },
       }),
     },
-    rawBody: {
-      '/payments': createPaymentsRouter({
-        bookings,
-        secret: config.payments.webhookSecret,
-        toleranceSeconds: config.payments.toleranceSeconds,
-        logger: logger.child({ component: 'payments' }),
-      }),
-    },
+    rawBody: { '/payments': payments.routes },
     authenticated: {
-      '/realtime': createRealtimeRouter({ parking, admin, status }),
-      '/bookings': createBookingsRouter({ bookings, limits }),
-      '/notifications': createNotificationsRouter({ notifications }),
+      '/realtime': [parking.routes, session.routes, admin.routes],
+      '/bookings': [bookings.routes],
+      '/notifications': [notifications.routes],
     },
   });
   httpApp = http;
 
   const jobHandlers = {
-    advance: bookings.advance,
-    sweepDue: bookings.sweepDue,
+    advance: bookings.jobs.advance,
+    sweepDue: bookings.jobs.sweepDue,
     cleanup: () =>
       cleanupLogs({ db, logger, logRetentionDays: config.activity.retentionDays, eventRetentionHours: config.outbox.retentionHours }),
   };
@@ -212,12 +207,12 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     http,
     activity,
     metrics,
-    bookings,
+    bookingJobs: bookings.jobs,
     dispatcher,
     sweeper,
     scheduler,
     async start() {
-      await bookings.configure(config.bookings);
+      await bookings.jobs.configure(config.bookings);
       await scheduler.start(jobHandlers);
       periodic.start(jobHandlers);
       sweeper.start();

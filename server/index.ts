@@ -5,7 +5,7 @@ import { loadOrCreateDevSecret } from './platform/auth/dev-secret.js';
 import { createTokenVerifier } from './platform/auth/jwt.js';
 import { mintToken } from './platform/auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createSupabaseCommands } from './platform/data/supabase-commands.js';
+import { createSupabaseCalls } from './platform/data/supabase-calls.js';
 import { Db } from './platform/db/db.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded.js';
 import { runMigrations } from './platform/db/migrate.js';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const httpServer = createServer();
     const app = createApplication(httpServer, {
       ...(demoTokens ? { demoTokens } : {}),
-      ...(config.dataApi.kind === 'supabase' ? { commands: createSupabaseCommands(config.dataApi) } : {}),
+      ...(config.dataApi.kind === 'supabase' ? { calls: createSupabaseCalls(config.dataApi) } : {}),
       config: { ...config, payments },
       db,
       logger,

@@ -100,7 +100,7 @@ describe('hold expiry on BullMQ (real Redis)', function () {
 
     await waitUntil(async () => (await status(server, booking.id)) === 'expired', 6000, 'the hold to expire');
     // The same transition again, twice at once, as a late retry and a sweep would run it.
-    const again = await Promise.all([server.app.bookings.advance(booking.id, 'expire'), server.app.bookings.advance(booking.id, 'expire')]);
+    const again = await Promise.all([server.app.bookingJobs.advance(booking.id, 'expire'), server.app.bookingJobs.advance(booking.id, 'expire')]);
     assert.deepEqual(again, [false, false]);
     assert.equal(await expiredEvents(server, booking.id), 1);
   });

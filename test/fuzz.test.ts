@@ -33,7 +33,7 @@ import {
   setAvailabilityEventSchema,
   subscribeSchema,
   unsubscribeSchema,
-} from '../server/contract/contract.js';
+} from '../server/contract/index.js';
 import { call, closeAll, connect, newUserId } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { testEnv } from './helpers/global-setup.js';
@@ -994,7 +994,7 @@ describe('fuzz: hostile input is refused, not obeyed', function () {
       adminToken: server.token(adminId, 'admin'),
     };
     // Let the start-up sweep of due bookings (other suites' rows) settle before counting.
-    for (let i = 0; i < 10 && (await server.app.bookings.sweepDue()) > 0; i++);
+    for (let i = 0; i < 10 && (await server.app.bookingJobs.sweepDue()) > 0; i++);
     before_ = await tableCounts();
   });
 

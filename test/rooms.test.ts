@@ -152,7 +152,7 @@ describe('rooms: subscription authorization and delivery', () => {
         42,
         null,
         {},
-        { room: 'parking_lot:not-a-uuid' },
+        { room: 'parking_lot:not a lot id' },
         { room: 'nope' },
         { room: 'x'.repeat(10 * 1024) },
         { room: `parking_lot:${'a'.repeat(10 * 1024)}` },
@@ -166,6 +166,8 @@ describe('rooms: subscription authorization and delivery', () => {
         assert.equal(ack.error.code, 'VALIDATION_ERROR', label);
         assert.equal(typeof ack.error.message, 'string', label);
       }
+      // A well-formed id that is not a lot's (a frontend written for other ids) names no lot.
+      assert.equal((await call(socket, 'subscribe', { room: 'parking_lot:123', type: 'parking' })).error.code, 'NOT_FOUND');
       const unsub = await call(socket, 'unsubscribe', { room: 'nope' });
       assert.equal(unsub.error.code, 'VALIDATION_ERROR');
 

@@ -1,4 +1,4 @@
-import type { AnnouncementPayload } from '../contract/contract.js';
+import type { AnnouncementPayload } from '../contract/index.js';
 import { EndOfTurnQueue } from './end-of-turn.js';
 import type { IoServer } from '../platform/socket/types.js';
 

@@ -2,7 +2,8 @@ import type { Db } from '../platform/db/db.js';
 import type { Logger } from '../platform/logger.js';
 import type { IoServer } from '../platform/socket/types.js';
 import { EndOfTurnQueue } from './end-of-turn.js';
-import { wirePayload, type LoggedEvent } from './logged-event.js';
+import { emitLogged } from './emit.js';
+import type { LoggedEvent } from './logged-event.js';
 
 export interface DispatcherOptions {
   io: IoServer;
@@ -34,7 +35,7 @@ export class EventDispatcher {
   /** Emits each event to all its rooms at once (a socket in several of them gets it once). */
   emit(events: LoggedEvent[]): void {
     for (const e of events) {
-      (this.opts.io.to(e.rooms).emit as (ev: string, p: unknown) => boolean)(e.event, wirePayload(e));
+      emitLogged(this.opts.io.to(e.rooms), e);
       this.stats.emitted++;
       this.opts.onEmit?.(e.event);
     }

@@ -1,15 +1,33 @@
-/** One row of the event log as the SQL functions return it. */
-export interface LoggedEvent {
+import { LOGGED_EVENTS, type LoggedEventName, type Sequenced, type ServerToClientEvents } from '../contract/index.js';
+
+/** The payload the SQL functions store for an event; its place in the stream is added when sent. */
+export type StoredPayload<E extends LoggedEventName> = Omit<Parameters<ServerToClientEvents[E]>[0], keyof Sequenced>;
+
+interface Row<E extends LoggedEventName> {
   id: number;
   stream: string;
   seq: number;
-  event: string;
+  event: E;
+  /** Every room it is emitted to; its stream's room first. */
   rooms: string[];
-  payload: Record<string, unknown>;
-  created_at?: string;
+  payload: StoredPayload<E>;
 }
 
-/** What a client receives: the payload of the contract plus where it sits in its stream. */
-export function wirePayload(e: LoggedEvent): Record<string, unknown> {
-  return { ...e.payload, event_id: e.id, room: e.stream, seq: e.seq };
+/** One row of the event log, typed by its event name. */
+export type LoggedEventOf<E extends LoggedEventName> = { [K in E]: Row<K> }[E];
+export type LoggedEvent = LoggedEventOf<LoggedEventName>;
+
+const NAMES: ReadonlySet<string> = new Set(LOGGED_EVENTS);
+
+/**
+ * Rows as Postgres returns them (bigints as strings, jsonb as objects) into typed events. The
+ * event log is written only by spotcast's SQL functions and triggers; a name the contract does
+ * not know means the SQL and the server disagree, which is a bug to hear about, not to emit.
+ */
+export function toLoggedEvents(rows: readonly unknown[]): LoggedEvent[] {
+  return rows.map((raw) => {
+    const r = raw as { id: unknown; stream: unknown; seq: unknown; event: unknown; rooms: unknown; payload: unknown };
+    if (typeof r.event !== 'string' || !NAMES.has(r.event)) throw new Error(`event log holds an event the contract does not know: ${String(r.event)}`);
+    return { id: Number(r.id), stream: String(r.stream), seq: Number(r.seq), event: r.event, rooms: r.rooms, payload: r.payload } as LoggedEvent;
+  });
 }

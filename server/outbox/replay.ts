@@ -1,27 +1,19 @@
+import type { BookingView, LotAvailability, ReplayInfo, Room } from '../contract/index.js';
 import type { Principal } from '../platform/auth/principal.js';
-import type { Db } from '../platform/db/db.js';
-import type { BookingService } from '../features/bookings/service.js';
-import type { ParkingService } from '../features/parking/service.js';
-import type { Room } from '../contract/rooms.js';
+import type { UserCalls } from '../platform/data/calls.js';
 import type { IoSocket } from '../platform/socket/types.js';
-import { wirePayload, type LoggedEvent } from './logged-event.js';
-
-export interface ReplayResult {
-  room: string;
-  /** How many missed events were sent, in order. */
-  replayed: number;
-  /** True when the gap could not be replayed (older than retention, too long, or the log was reset) and a fresh snapshot was sent instead. */
-  snapshot: boolean;
-  /** The room's latest sequence number: what the client has now seen. */
-  seq: number;
-}
+import { emitLogged } from './emit.js';
+import { toLoggedEvents } from './logged-event.js';
 
 export interface ReplayDeps {
-  db: Db;
-  parking: ParkingService;
-  bookings: BookingService;
+  calls: UserCalls;
   /** Longer gaps get a snapshot instead of a replay. */
   maxEvents: number;
+  /** The current state of a room, for a snapshot: lots (one or all), or a user's bookings. */
+  snapshot: {
+    lots(principal: Principal, lotId: string | undefined): Promise<LotAvailability[]>;
+    bookings(principal: Principal, userId: string): Promise<BookingView[]>;
+  };
 }
 
 /** The stream whose sequence a room carries; parking_updates and admin aggregate several. */
@@ -32,10 +24,10 @@ function streamOf(room: Room): string | undefined {
 /**
  * Sends a reconnecting client what it missed in one room since `lastSeq`, from the event log, in
  * order; or a snapshot flagged as such when the log no longer holds the whole gap. The caller has
- * already authorized the room and joined it, so nothing committed after the query is missed
+ * already authorized the room and joined it, so nothing committed after the read is missed
  * (it arrives live, possibly as a duplicate the client drops by seq).
  */
-export async function replayRoom(deps: ReplayDeps, socket: IoSocket, room: Room, lastSeq: number): Promise<ReplayResult> {
+export async function replayRoom(deps: ReplayDeps, socket: IoSocket, room: Room, lastSeq: number): Promise<ReplayInfo> {
   const stream = streamOf(room);
   const principal = socket.data.principal;
   if (!stream) {
@@ -43,17 +35,13 @@ export async function replayRoom(deps: ReplayDeps, socket: IoSocket, room: Room,
     return { room: room.name, replayed: 0, snapshot: true, seq: 0 };
   }
   // As the caller: the event log's RLS (lot streams, one's own user stream, admins) is a second
-  // guard behind authorizeRoom.
-  const { rows, head } = await deps.db.asUser(principal, async (tx) => {
-    const events = await tx.query<LoggedEvent>(
-      `select id, stream, seq, event, rooms, payload from public.event_log
-        where stream = $1 and seq > $2 order by seq limit $3`,
-      [stream, lastSeq, deps.maxEvents + 1],
-    );
-    const seq = await tx.query<{ last_seq: string }>('select last_seq from public.stream_sequences where stream = $1', [stream]);
-    return { rows: events.rows.map((r) => ({ ...r, id: Number(r.id), seq: Number(r.seq) })), head: Number(seq.rows[0]?.last_seq ?? 0) };
-  });
-
+  // guard behind the room check.
+  const read = (await deps.calls.call(principal, 'read_stream', { p_stream: stream, p_after: lastSeq, p_limit: deps.maxEvents + 1 })) as {
+    events: unknown[];
+    head: number | string;
+  };
+  const rows = toLoggedEvents(read.events);
+  const head = Number(read.head);
   const complete =
     lastSeq <= head &&
     rows.length <= deps.maxEvents &&
@@ -62,17 +50,17 @@ export async function replayRoom(deps: ReplayDeps, socket: IoSocket, room: Room,
     await sendSnapshot(deps, socket, room, principal, head);
     return { room: room.name, replayed: 0, snapshot: true, seq: head };
   }
-  for (const e of rows) (socket.emit as (ev: string, p: unknown) => boolean)(e.event, wirePayload(e));
+  for (const e of rows) emitLogged(socket, e);
   return { room: room.name, replayed: rows.length, snapshot: false, seq: rows.at(-1)?.seq ?? lastSeq };
 }
 
 async function sendSnapshot(deps: ReplayDeps, socket: IoSocket, room: Room, principal: Principal, seq: number): Promise<void> {
   const timestamp = new Date().toISOString();
   if (room.kind === 'parking_lot' || room.kind === 'parking_updates') {
-    const lots = await deps.parking.availability(principal, room.kind === 'parking_lot' ? room.id : undefined);
+    const lots = await deps.snapshot.lots(principal, room.kind === 'parking_lot' ? room.id : undefined);
     socket.emit('room_snapshot', { room: room.name, seq, snapshot: true, lots, timestamp });
   } else if (room.kind === 'user') {
-    const bookings = await deps.bookings.listOwn(principal, { limit: 100, userId: room.id });
+    const bookings = await deps.snapshot.bookings(principal, room.id);
     socket.emit('room_snapshot', { room: room.name, seq, snapshot: true, bookings, timestamp });
   }
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db/db.js';
 import type { Logger } from '../platform/logger.js';
 import type { EventDispatcher } from './dispatcher.js';
-import type { LoggedEvent } from './logged-event.js';
+import { toLoggedEvents } from './logged-event.js';
 
 export interface SweeperOptions {
   db: Db;
@@ -54,7 +54,7 @@ export class OutboxSweeper {
       const count = await this.opts.db.asSystem(async (tx) => {
         const lock = await tx.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [SWEEP_LOCK]);
         if (!lock.rows[0]?.ok) return 0;
-        const { rows: raw } = await tx.query<LoggedEvent>(
+        const { rows: raw } = await tx.query(
           `select id, stream, seq, event, rooms, payload
              from public.event_log
             where dispatched_at is null and created_at < now() - make_interval(secs => $1::double precision / 1000)
@@ -62,8 +62,7 @@ export class OutboxSweeper {
           [this.opts.graceMs, this.opts.batch ?? 500],
         );
         if (raw.length === 0) return 0;
-        // bigint columns arrive as strings; ids and seqs stay far below 2^53.
-        const rows = raw.map((r) => ({ ...r, id: Number(r.id), seq: Number(r.seq) }));
+        const rows = toLoggedEvents(raw);
         this.opts.dispatcher.emit(rows);
         await tx.query('update public.event_log set dispatched_at = now() where id = any($1::bigint[])', [rows.map((r) => r.id)]);
         return rows.length;

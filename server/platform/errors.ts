@@ -2,12 +2,7 @@
  * One small error class per kind, each with a stable `code` a client can switch on.
  * They are turned into client errors at one boundary: `toClientError`.
  */
-
-export interface ClientError {
-  code: string;
-  message: string;
-  details?: unknown;
-}
+import type { ClientError } from '../contract/index.js';
 
 export class AppError extends Error {
   readonly status: number = 500;
@@ -64,6 +59,14 @@ export class ConflictError extends AppError {
   }
 }
 
+/** A client event the contract does not have. */
+export class UnknownEventError extends AppError {
+  override readonly status = 400;
+  constructor(name: string) {
+    super('UNKNOWN_EVENT', `Unknown event "${name}"`);
+  }
+}
+
 export class ServiceUnavailableError extends AppError {
   override readonly status = 503;
   constructor(message = 'A backing service is unavailable; try again shortly') {
@@ -81,8 +84,4 @@ export function toClientError(err: unknown): { status: number; error: ClientErro
     return { status: err.status, error };
   }
   return { status: 500, error: internalError };
-}
-
-export function isAppError(err: unknown): err is AppError {
-  return err instanceof AppError;
 }

@@ -1,13 +1,12 @@
+import { isLotRoom, type AnnouncementInput, type AnnouncementPayload, type LiveStats, type LiveStatsPayload, type LotAvailability } from '../../contract/index.js';
+import type { Broadcaster } from '../../outbox/broadcaster.js';
 import type { Principal } from '../../platform/auth/principal.js';
-import type { Db } from '../../platform/db/db.js';
+import type { UserCalls } from '../../platform/data/calls.js';
 import { ForbiddenError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
-import type { AnnouncementInput, AnnouncementPayload, LiveStats, LiveStatsPayload } from '../../contract/contract.js';
-import type { Broadcaster } from '../../outbox/broadcaster.js';
 import { clusterSockets, countBy, type ClusterSockets } from '../../platform/socket/presence.js';
-import { isLotRoom, parseRoom } from '../../contract/rooms.js';
 import type { IoServer } from '../../platform/socket/types.js';
-import { queryAvailability } from '../../platform/data/pg-commands.js';
+import { roomOrThrow } from '../subscriptions/authorize.js';
 
 export interface AdminService {
   announce(principal: Principal, input: AnnouncementInput): Promise<AnnouncementPayload>;
@@ -27,17 +26,18 @@ export interface BookingActivityRow {
   actor_id: string | null;
 }
 
+/** The server checks the role first; RLS and the SQL functions check it again. */
 function requireAdmin(principal: Principal): void {
   if (principal.role !== 'admin') throw new ForbiddenError('Admin role required');
 }
 
-export function createAdminService(deps: { db: Db; io: IoServer; broadcaster: Broadcaster; logger: Logger }): AdminService {
-  const { db, io, broadcaster, logger } = deps;
+export function createAdminService(deps: { calls: UserCalls; io: IoServer; broadcaster: Broadcaster; logger: Logger }): AdminService {
+  const { calls, io, broadcaster, logger } = deps;
 
   return {
     async announce(principal, input) {
       requireAdmin(principal);
-      const room = input.room ? parseRoom({ room: input.room }).name : undefined;
+      const room = input.room ? roomOrThrow({ room: input.room }).name : undefined;
       const payload: AnnouncementPayload = {
         message: input.message,
         type: input.type,
@@ -47,30 +47,20 @@ export function createAdminService(deps: { db: Db; io: IoServer; broadcaster: Br
         ...(room ? { room } : {}),
       };
       // Audited before it is sent: an announcement nobody can account for is worse than a late one.
-      await db.statementAsUser(
-        principal,
-        `insert into public.admin_audit_log (actor_id, action, target_type, target_id, details)
-         values (auth.uid(), 'announcement', 'room', $1, $2)`,
-        [room ?? 'all', JSON.stringify({ message: input.message, title: input.title, type: input.type })],
-      );
+      await calls.call(principal, 'log_announcement', {
+        p_room: room ?? 'all',
+        p_details: { message: input.message, title: input.title, type: input.type },
+      });
       broadcaster.announcement(payload);
       return payload;
     },
 
     async liveStats(principal) {
       requireAdmin(principal);
-      const [cluster, db_] = await Promise.all([
+      const [cluster, today, lots] = await Promise.all([
         clusterSockets(io, logger),
-        db.asUser(principal, async (tx) => {
-          const today = await tx.query(
-            `select * from public.realtime_daily_stats where day = (now() at time zone 'utc')::date`,
-          );
-          const audit = await tx.query<{ n: string }>(
-            `select count(*) as n from public.admin_audit_log where occurred_at >= date_trunc('day', now() at time zone 'utc') at time zone 'utc'`,
-          );
-          const lots = await queryAvailability(tx);
-          return { today: today.rows[0] ?? null, adminActions: Number(audit.rows[0]?.n ?? 0), lots };
-        }),
+        calls.call(principal, 'admin_today', {}) as Promise<Record<string, unknown>>,
+        calls.call(principal, 'lot_availability', { p_lot_id: null }) as Promise<LotAvailability[]>,
       ]);
       const stats: LiveStats = {
         cluster: {
@@ -80,11 +70,11 @@ export function createAdminService(deps: { db: Db; io: IoServer; broadcaster: Br
           rooms: countBy(cluster.sockets, (s) => s.rooms.filter(isLotRoom)),
           partial: cluster.partial,
         },
-        today: { ...(db_.today ?? {}), admin_actions: db_.adminActions },
+        today,
         lots: {
-          count: db_.lots.length,
-          total_spaces: db_.lots.reduce((n, l) => n + l.total_spaces, 0),
-          available_spaces: db_.lots.reduce((n, l) => n + l.available_spaces, 0),
+          count: lots.length,
+          total_spaces: lots.reduce((n, l) => n + l.total_spaces, 0),
+          available_spaces: lots.reduce((n, l) => n + l.available_spaces, 0),
         },
       };
       return { stats, timestamp: new Date().toISOString() };
@@ -99,17 +89,7 @@ export function createAdminService(deps: { db: Db; io: IoServer; broadcaster: Br
     async bookingActivity(principal, limit) {
       requireAdmin(principal);
       // Every booking transition is a booking_updated event in the log, with who caused it.
-      const activity = await db.asUser(principal, async (tx) => {
-        const { rows } = await tx.query<BookingActivityRow>(
-          `select e.id::float8 as event_id, e.created_at as occurred_at, e.payload->>'booking_id' as booking_id,
-                  e.payload->'booking'->>'user_id' as user_id, e.payload->'booking'->>'parking_lot_id' as parking_lot_id,
-                  e.payload->>'status' as status, e.payload->>'action' as action, e.actor_id
-             from public.event_log e where e.event = 'booking_updated'
-            order by e.id desc limit $1`,
-          [limit],
-        );
-        return rows.map((r) => ({ ...r, occurred_at: new Date(r.occurred_at).toISOString() }));
-      });
+      const activity = (await calls.call(principal, 'booking_activity', { p_limit: limit })) as BookingActivityRow[];
       return { activity };
     },
   };

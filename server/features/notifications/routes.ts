@@ -1,20 +1,15 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { principalOf } from '../../platform/auth/http-auth.js';
+import { listNotificationsQuerySchema, notificationParamsSchema } from '../../contract/index.js';
 import type { NotificationService } from './service.js';
 import { ok, parse } from '../../platform/http/respond.js';
 
-const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  unread_only: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-});
-const idParams = z.object({ id: z.uuid({ message: 'notification id must be a uuid' }) });
 
-export function createNotificationsRouter(deps: { notifications: NotificationService }): Router {
+export function notificationRoutes(deps: { notifications: NotificationService }): Router {
   const router = Router();
 
   router.get('/', async (req, res) => {
-    const { limit, unread_only } = parse(listQuery, req.query);
+    const { limit, unread_only } = parse(listNotificationsQuerySchema, req.query);
     ok(res, await deps.notifications.list(principalOf(res), { limit, unreadOnly: unread_only }));
   });
 
@@ -23,7 +18,7 @@ export function createNotificationsRouter(deps: { notifications: NotificationSer
   });
 
   router.post('/:id/read', async (req, res) => {
-    const { id } = parse(idParams, req.params);
+    const { id } = parse(notificationParamsSchema, req.params);
     ok(res, { notification: await deps.notifications.markRead(principalOf(res), id) });
   });
 

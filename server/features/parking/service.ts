@@ -1,41 +1,44 @@
-import type { Principal } from '../../platform/auth/principal.js';
-import type { DataCommands } from '../../platform/data/commands.js';
-import type { Db } from '../../platform/db/db.js';
-import { NotFoundError } from '../../platform/errors.js';
+import { isUuid, type AvailabilityReply, type LotAvailability, type SetAvailabilityInput } from '../../contract/index.js';
 import type { EventDispatcher } from '../../outbox/dispatcher.js';
-import type { LotAvailability, SetAvailabilityInput } from '../../contract/contract.js';
+import type { LoggedEvent } from '../../outbox/logged-event.js';
+import type { Principal } from '../../platform/auth/principal.js';
+import type { UserCalls } from '../../platform/data/calls.js';
+import { NotFoundError } from '../../platform/errors.js';
 
 export interface ParkingService {
-  availability(principal: Principal, lotId?: string): Promise<LotAvailability[]>;
+  /** One lot (NOT_FOUND when there is none by that id) or all. */
+  availability(principal: Principal, lotId?: string | null): Promise<AvailabilityReply>;
   lotExists(principal: Principal, lotId: string): Promise<boolean>;
   setAvailability(principal: Principal, lotId: string, input: SetAvailabilityInput): Promise<LotAvailability>;
 }
 
-export function createParkingService(deps: { db: Db; commands: DataCommands; dispatcher: EventDispatcher }): ParkingService {
-  const { db, commands, dispatcher } = deps;
+export function createParkingService(deps: { calls: UserCalls; dispatcher: EventDispatcher }): ParkingService {
+  const { calls, dispatcher } = deps;
+
+  async function lots(principal: Principal, lotId: string | null): Promise<LotAvailability[]> {
+    // Lot ids are uuids; any other id (a frontend written for another backend) names no lot.
+    if (lotId !== null && !isUuid(lotId)) return [];
+    return (await calls.call(principal, 'lot_availability', { p_lot_id: lotId })) as LotAvailability[];
+  }
+
   return {
     async availability(principal, lotId) {
-      const lots = await commands.lotAvailability(principal, lotId ?? null);
-      if (lotId && lots.length === 0) throw new NotFoundError(`Parking lot ${lotId} does not exist`);
-      return lots;
+      const found = await lots(principal, lotId ?? null);
+      if (lotId && found.length === 0) throw new NotFoundError(`Parking lot ${lotId} does not exist`);
+      return { lots: found, timestamp: new Date().toISOString() };
     },
 
-    async lotExists(principal, lotId) {
-      if (commands.kind !== 'postgres') return (await commands.lotAvailability(principal, lotId)).length === 1;
-      return db.asUser(principal, async (tx) => {
-        const { rowCount } = await tx.query('select 1 from public.parking_lots where id = $1', [lotId]);
-        return rowCount === 1;
-      });
-    },
+    lotExists: async (principal, lotId) => (await lots(principal, lotId)).length === 1,
 
     async setAvailability(principal, lotId, input) {
       // The change and its parking_updated event commit together; the event is emitted after.
-      const result = await commands.setLotAvailability(principal, lotId, {
-        available_spaces: input.available_spaces ?? null,
-        out_of_service: input.out_of_service ?? null,
-        is_open: input.is_open ?? null,
-        reason: input.reason ?? null,
-      });
+      const result = (await calls.call(principal, 'set_lot_availability', {
+        p_lot_id: lotId,
+        p_available_spaces: input.available_spaces ?? null,
+        p_out_of_service: input.out_of_service ?? null,
+        p_is_open: input.is_open ?? null,
+        p_reason: input.reason ?? null,
+      })) as { lot: LotAvailability; events: LoggedEvent[] };
       dispatcher.dispatch(result.events);
       return result.lot;
     },

@@ -1,13 +1,15 @@
+import { availabilityEventSchema, setAvailabilityEventSchema } from '../../contract/index.js';
+import { on, type SocketFeature } from '../../platform/socket/handle.js';
 import type { ParkingService } from './service.js';
-import { availabilityEventSchema } from '../../contract/contract.js';
-import type { IoSocket } from '../../platform/socket/types.js';
-import { on, type HandlerContext } from '../../platform/socket/handle.js';
 
-export function createParkingHandlers(deps: { parking: ParkingService }) {
-  return (socket: IoSocket, ctx: HandlerContext): void => {
-    on(socket, ctx, 'get_parking_availability', availabilityEventSchema, 'parking_availability', async (input) => {
-      const lots = await deps.parking.availability(socket.data.principal, input.parking_lot_id);
-      return { lots, timestamp: new Date().toISOString() };
-    });
+/** Availability over the socket: anyone reads it; admins change it (the SQL function checks the role too). */
+export function parkingSocket(parking: ParkingService): SocketFeature {
+  return (socket, ctx) => {
+    on(socket, ctx, 'get_parking_availability', availabilityEventSchema, (input) =>
+      parking.availability(socket.data.principal, input.parking_lot_id),
+    );
+    on(socket, ctx, 'set_parking_availability', setAvailabilityEventSchema, ({ parking_lot_id, ...input }) =>
+      parking.setAvailability(socket.data.principal, parking_lot_id, input),
+    );
   };
 }

@@ -1,8 +1,8 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
-import type { BookingService } from '../bookings/service.js';
 import { ServiceUnavailableError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
+import type { PaymentService } from './service.js';
 import { SIGNATURE_HEADER, verifySignature } from './signature.js';
 import { ok, parse } from '../../platform/http/respond.js';
 
@@ -22,7 +22,7 @@ export const webhookEventSchema = z.object({
  * The payment provider's webhook. Not behind the JWT: the provider proves itself with the
  * shared-secret signature over the exact raw body, so the body is read raw before any parsing.
  */
-export function createPaymentsRouter(deps: { bookings: BookingService; secret?: string; toleranceSeconds: number; logger: Logger }): Router {
+export function paymentRoutes(deps: { payments: PaymentService; secret?: string | undefined; toleranceSeconds: number; logger: Logger }): Router {
   const router = Router();
   router.post('/webhook', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
     if (!deps.secret) throw new ServiceUnavailableError('Payment webhooks are not configured (PAYMENT_WEBHOOK_SECRET)');
@@ -35,15 +35,7 @@ export function createPaymentsRouter(deps: { bookings: BookingService; secret?: 
       throw new ValidationError('Webhook body is not valid JSON');
     }
     const event = parse(webhookEventSchema, json);
-    const outcome = await deps.bookings.applyPayment({
-      event_id: event.id,
-      type: event.type,
-      booking_id: event.data.booking_id,
-      amount_cents: event.data.amount_cents,
-      currency: event.data.currency,
-      payment_id: event.data.payment_id,
-      ...(event.data.failure_reason ? { failure_reason: event.data.failure_reason } : {}),
-    });
+    const outcome = await deps.payments.apply({ event_id: event.id, type: event.type, ...event.data });
     deps.logger.info({ eventId: event.id, type: event.type, bookingId: event.data.booking_id, ...outcome }, 'payment webhook applied');
     ok(res, outcome);
   });

@@ -15,8 +15,8 @@ export interface HttpAppOptions {
   limits: RateLimits;
   metrics: Metrics;
   corsOrigins: string[] | '*';
-  /** Routers that need a verified caller, by mount path. */
-  authenticated: Record<string, Router>;
+  /** Routers that need a verified caller, by mount path (several features may share one). */
+  authenticated: Record<string, Router[]>;
   /** Routers open without a token (health). */
   open: Record<string, Router>;
   /** Routers that read the raw body themselves (signed webhooks), mounted before JSON parsing. */
@@ -70,7 +70,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   if (opts.staticDir) app.use(express.static(opts.staticDir, { index: 'index.html', maxAge: '5m' }));
   const auth = requireAuth(opts.verifier);
   const byUser = limitBy((_req, res) => `user:${res.locals.principal?.userId ?? 'anonymous'}`);
-  for (const [path, router] of Object.entries(opts.authenticated)) app.use(path, auth, byUser, router);
+  for (const [path, routers] of Object.entries(opts.authenticated)) app.use(path, auth, byUser, ...routers);
 
   app.use(notFoundRoute);
   app.use(errorHandler(opts.logger));

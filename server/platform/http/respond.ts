@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { AppError, PayloadTooLargeError, toClientError, ValidationError } from '../errors.js';
 import { RateLimitedError } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
-import { parseOrThrow } from '../socket/handle.js';
+import { parseOrThrow } from '../validate.js';
 
 /** The same envelope as socket acks, so one client helper reads both. */
 export function ok<T>(res: Response, data: T, status = 200): void {

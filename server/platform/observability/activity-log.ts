@@ -35,6 +35,7 @@ export class ActivityLog {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private dropped = 0;
+  private writing = 0;
   readonly stats = { flushes: 0, rowsWritten: 0, lastBatchSize: 0 };
 
   constructor(private readonly opts: ActivityLogOptions) {
@@ -83,8 +84,9 @@ export class ActivityLog {
     });
   }
 
+  /** Rows not yet written, including those of a write under way (they return to the buffer if it fails). */
   get pending(): number {
-    return this.connects.length + this.disconnects.length + this.events.length;
+    return this.connects.length + this.disconnects.length + this.events.length + this.writing;
   }
 
   /** Resolves once everything buffered before the call is written (or the write failed and was kept). */
@@ -121,6 +123,7 @@ export class ActivityLog {
     const events = this.events.splice(0);
     const size = connects.length + disconnects.length + events.length;
     if (size === 0) return;
+    this.writing = size;
     try {
       await this.opts.db.asSystem(async (tx) => {
         if (connects.length) {
@@ -148,11 +151,13 @@ export class ActivityLog {
           );
         }
       });
+      this.writing = 0;
       this.stats.flushes++;
       this.stats.rowsWritten += size;
       this.stats.lastBatchSize = size;
       this.opts.onFlush?.(size);
     } catch (err) {
+      this.writing = 0;
       // Put the rows back in front so order is kept; `push` limits will trim if this persists.
       this.connects.unshift(...connects);
       this.disconnects.unshift(...disconnects);

@@ -8,14 +8,9 @@ import type { RateLimits } from '../limits/rate-limits.js';
 import { RateLimitedError } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { ConnectedPayload } from '../../contract/contract.js';
-import { rooms } from '../../contract/rooms.js';
 import type { IoServer, IoSocket } from './types.js';
-import { answerUnknownEvents, type HandlerContext } from './handle.js';
+import { answerUnknownEvents, type HandlerContext, type SocketFeature } from './handle.js';
 import { batchWebSocketWrites } from './ws-write-batching.js';
-import { CLIENT_EVENTS } from '../../contract/contract.js';
-
-export type SocketFeature = (socket: IoSocket, ctx: HandlerContext) => void;
 
 export interface IoOptions {
   verifier: TokenVerifier;
@@ -66,32 +61,15 @@ export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
   return io;
 }
 
-/** On every authenticated connection: join the user's rooms, greet, wire each feature's handlers. */
-export function handleConnections(io: IoServer, opts: IoOptions, features: SocketFeature[]): void {
+/** On every authenticated connection: each feature's handlers, then the answer to unknown events. */
+export function handleConnections(io: IoServer, opts: Pick<IoOptions, 'logger' | 'activity' | 'limits' | 'metrics'>, features: SocketFeature[]): void {
   io.on('connection', (socket) => {
-    const { principal } = socket.data;
-    const logger = opts.logger.child({ socketId: socket.id, userId: principal.userId });
+    const logger = opts.logger.child({ socketId: socket.id, userId: socket.data.principal.userId });
     const ctx: HandlerContext = { logger, activity: opts.activity, limits: opts.limits, metrics: opts.metrics };
-
-    const auto = [rooms.user(principal.userId), ...(principal.role === 'admin' ? [rooms.admin] : [])];
-    void socket.join(auto);
     for (const feature of features) feature(socket, ctx);
-    answerUnknownEvents(socket, ctx, CLIENT_EVENTS);
-
-    const email = typeof principal.claims.email === 'string' ? principal.claims.email : undefined;
-    const greeting: ConnectedPayload = {
-      message: 'Connected to spotcast',
-      user: { id: principal.userId, role: principal.role, ...(email ? { email } : {}) },
-      socket_id: socket.id,
-      node_id: opts.nodeId,
-      rooms: auto,
-      token_expires_at: new Date(principal.expiresAt * 1000).toISOString(),
-      timestamp: new Date().toISOString(),
-    };
-    socket.emit('connected', greeting);
+    answerUnknownEvents(socket, ctx);
     opts.activity.connected(socket);
-    logger.debug({ role: principal.role, transport: socket.conn.transport.name }, 'socket connected');
-
+    logger.debug({ role: socket.data.principal.role, transport: socket.conn.transport.name }, 'socket connected');
     socket.on('disconnect', (reason) => {
       opts.activity.disconnected(socket, reason);
       logger.debug({ reason }, 'socket disconnected');

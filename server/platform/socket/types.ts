@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import type { Principal } from '../auth/principal.js';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../contract/contract.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../contract/index.js';
 
 export interface SocketData {
   principal: Principal;

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { createTokenVerifier } from '../server/platform/auth/jwt.js';
-import { createSupabaseCommands } from '../server/platform/data/supabase-commands.js';
+import { createSupabaseCalls } from '../server/platform/data/supabase-calls.js';
 import { call, closeAll, connect, nextEvent } from './helpers/clients.js';
 import { freePort } from './helpers/env.js';
 import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
@@ -62,8 +62,8 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
     const api = await fakeDataApi(() => ({ status: 200, body: result }));
     try {
       const principal = principalOf(userId);
-      const out = await createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).createBooking(principal, {
-        parking_lot_id: lot, starts_at: null, ends_at: null, duration_minutes: 60, idempotency_key: 'k1', vehicle_plate: null,
+      const out = await createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }).call(principal, 'create_booking', {
+        p_lot_id: lot, p_starts_at: null, p_ends_at: null, p_duration_minutes: 60, p_idempotency_key: 'k1', p_vehicle_plate: null,
       });
       assert.deepEqual(out, result);
       const [req] = api.requests;
@@ -79,19 +79,18 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
     }
   });
 
-  it('reads bookings through the table endpoint, filtered to the caller, newest first', async () => {
+  it('reads through the same functions as the direct path (list_bookings over rpc, as the caller)', async () => {
     const userId = randomUUID();
     const api = await fakeDataApi(() => ({ status: 200, body: [booking(userId, randomUUID())] }));
     try {
-      const rows = await createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).listBookings(principalOf(userId), { limit: 5, status: 'pending' });
-      assert.equal(rows.length, 1);
+      const principal = principalOf(userId);
+      const rows = await createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }).call(principal, 'list_bookings', { p_status: 'pending', p_limit: 5, p_user_id: null });
+      assert.equal((rows as unknown[]).length, 1);
       const [req] = api.requests;
-      assert.equal(req?.method, 'GET');
-      assert.equal(req?.path, '/rest/v1/bookings');
-      assert.equal(req?.query.get('user_id'), `eq.${userId}`);
-      assert.equal(req?.query.get('status'), 'eq.pending');
-      assert.equal(req?.query.get('order'), 'created_at.desc,id.asc');
-      assert.equal(req?.query.get('limit'), '5');
+      assert.equal(req?.method, 'POST');
+      assert.equal(req?.path, '/rest/v1/rpc/list_bookings');
+      assert.equal(req?.headers.authorization, `Bearer ${principal.token}`);
+      assert.deepEqual(req?.body, { p_status: 'pending', p_limit: 5, p_user_id: null });
     } finally {
       await api.close();
     }
@@ -109,7 +108,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
       const api = await fakeDataApi(() => answer);
       try {
         await assert.rejects(
-          createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).cancelBooking(principalOf(randomUUID()), randomUUID(), null),
+          createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }).call(principalOf(randomUUID()), 'cancel_booking', { p_booking_id: randomUUID(), p_reason: null }),
           (err: { code?: string }) => err.code === code,
           `${JSON.stringify(answer.body)} → ${code}`,
         );
@@ -122,7 +121,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
   it('answers SERVICE_UNAVAILABLE when the data API cannot be reached', async () => {
     const port = await freePort();
     await assert.rejects(
-      createSupabaseCommands({ url: `http://127.0.0.1:${port}`, anonKey: ANON_KEY }).lotAvailability(principalOf(randomUUID()), null),
+      createSupabaseCalls({ url: `http://127.0.0.1:${port}`, anonKey: ANON_KEY }).call(principalOf(randomUUID()), 'lot_availability', { p_lot_id: null }),
       (err: { code?: string }) => err.code === 'SERVICE_UNAVAILABLE',
     );
   });
@@ -141,7 +140,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
       api = await fakeDataApi((req) =>
         req.path === '/rest/v1/rpc/create_booking' ? { status: 200, body: { booking: created, replayed: false, events: [event] } } : { status: 404, body: {} },
       );
-      server = await startTestServer({}, { commands: createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }) });
+      server = await startTestServer({}, { calls: createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }) });
     });
     after(async () => {
       closeAll();

@@ -1,7 +1,7 @@
 import type { Principal } from '../../platform/auth/principal.js';
 import type { Logger } from '../../platform/logger.js';
 import { fetchClusterSockets } from '../../platform/socket/presence.js';
-import { rooms } from '../../contract/rooms.js';
+import { rooms } from '../../contract/index.js';
 import type { IoServer } from '../../platform/socket/types.js';
 
 export interface ConnectionStatus {
@@ -13,12 +13,12 @@ export interface ConnectionStatus {
   timestamp: string;
 }
 
-export interface StatusService {
+export interface SessionService {
   connectionStatus(principal: Principal): Promise<ConnectionStatus>;
 }
 
 /** The caller's own live sockets across the cluster (their user room), for "am I online?". */
-export function createStatusService(deps: { io: IoServer; nodeId: string; logger: Logger }): StatusService {
+export function createSessionService(deps: { io: IoServer; nodeId: string; logger: Logger }): SessionService {
   return {
     async connectionStatus(principal) {
       const { sockets, partial } = await fetchClusterSockets(deps.io, rooms.user(principal.userId), deps.logger);

@@ -1,0 +1,145 @@
+/** What the server sends: the payload of every server → client event and HTTP reply. */
+import type { AnnouncementType, BookingStatus, PaymentStatus } from './statuses.js';
+
+export interface PublicUser {
+  id: string;
+  role: 'user' | 'admin';
+  email?: string;
+}
+
+export interface ConnectedPayload {
+  message: string;
+  user: PublicUser;
+  socket_id: string;
+  node_id: string;
+  rooms: string[];
+  token_expires_at: string;
+  timestamp: string;
+}
+
+export interface LotAvailability {
+  parking_lot_id: string;
+  name: string;
+  total_spaces: number;
+  out_of_service: number;
+  occupied_unbooked: number;
+  held: number;
+  available_spaces: number;
+  is_open: boolean;
+  updated_at: string;
+}
+
+export interface AvailabilityReply {
+  lots: LotAvailability[];
+  timestamp: string;
+}
+
+/** Where an event sits in its stream (a room): clients drop duplicates and notice gaps by seq. */
+export interface Sequenced {
+  event_id: number;
+  room: string;
+  seq: number;
+}
+
+export interface ParkingUpdatedPayload extends LotAvailability, Sequenced {
+  action: string;
+  timestamp: string;
+}
+
+export interface BookingView {
+  id: string;
+  user_id: string;
+  parking_lot_id: string;
+  starts_at: string;
+  ends_at: string;
+  status: BookingStatus;
+  hold_expires_at: string | null;
+  amount_cents: number;
+  currency: string;
+  vehicle_plate: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BookingUpdatedPayload extends Sequenced {
+  booking_id: string;
+  status: BookingStatus;
+  action: string;
+  booking: BookingView;
+  timestamp: string;
+}
+
+export interface PaymentUpdatedPayload extends Sequenced {
+  payment_id: string;
+  booking_id: string;
+  status: PaymentStatus;
+  action: string;
+  payment: Record<string, unknown>;
+  timestamp: string;
+}
+
+export interface NotificationPayload extends Sequenced {
+  id: string;
+  title: string;
+  message: string;
+  type: string;
+  data: unknown;
+  timestamp: string;
+}
+
+export interface AnnouncementPayload {
+  message: string;
+  title?: string;
+  type: AnnouncementType;
+  room?: string;
+  from: string;
+  timestamp: string;
+}
+
+export interface LiveStats {
+  cluster: {
+    connections: number;
+    by_role: Record<string, number>;
+    by_node: Record<string, number>;
+    rooms: Record<string, number>;
+    partial: boolean;
+  };
+  today: Record<string, unknown> | null;
+  lots: { count: number; total_spaces: number; available_spaces: number };
+}
+
+export interface LiveStatsPayload {
+  stats: LiveStats;
+  timestamp: string;
+}
+
+export interface ReplayInfo {
+  room: string;
+  /** How many missed events were sent, in order. */
+  replayed: number;
+  /** True when the gap could not be replayed and a fresh snapshot was sent instead. */
+  snapshot: boolean;
+  /** The room's latest sequence number: what the client has now seen. */
+  seq: number;
+}
+
+/** Sent instead of a replay when the gap is older than the event log keeps. */
+export interface RoomSnapshotPayload {
+  room: string;
+  seq: number;
+  snapshot: true;
+  lots?: LotAvailability[];
+  bookings?: BookingView[];
+  timestamp: string;
+}
+
+export interface ResumedPayload {
+  rooms: ReplayInfo[];
+  failed: { room: string; code: string; message: string }[];
+}
+
+export interface ServerShutdownPayload {
+  message: string;
+  reconnect: boolean;
+  timestamp: string;
+}
