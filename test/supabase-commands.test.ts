@@ -45,7 +45,7 @@ async function fakeDataApi(answer: (req: Recorded) => { status: number; body: un
 }
 
 const verifier = createTokenVerifier({ secret: TEST_SECRET, roleClaimPath: ['app_metadata', 'role'], clockToleranceSeconds: 5 });
-const principalOf = (userId: string, role: 'user' | 'admin' = 'user') => verifier.verify(mintToken({ secret: TEST_SECRET, userId, appRole: role }));
+const principalOf = async (userId: string, role: 'user' | 'admin' = 'user') => (await verifier).verify(mintToken({ secret: TEST_SECRET, userId, appRole: role }));
 const ANON_KEY = 'anon-key-of-the-project';
 
 const booking = (userId: string, lot: string) => ({
@@ -61,7 +61,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
     const result = { booking: booking(userId, lot), replayed: false, events: [] };
     const api = await fakeDataApi(() => ({ status: 200, body: result }));
     try {
-      const principal = principalOf(userId);
+      const principal = await principalOf(userId);
       const out = await createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).createBooking(principal, {
         parking_lot_id: lot, starts_at: null, ends_at: null, duration_minutes: 60, idempotency_key: 'k1', vehicle_plate: null,
       });
@@ -83,7 +83,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
     const userId = randomUUID();
     const api = await fakeDataApi(() => ({ status: 200, body: [booking(userId, randomUUID())] }));
     try {
-      const rows = await createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).listBookings(principalOf(userId), { limit: 5, status: 'pending' });
+      const rows = await createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).listBookings(await principalOf(userId), { limit: 5, status: 'pending' });
       assert.equal(rows.length, 1);
       const [req] = api.requests;
       assert.equal(req?.method, 'GET');
@@ -109,7 +109,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
       const api = await fakeDataApi(() => answer);
       try {
         await assert.rejects(
-          createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).cancelBooking(principalOf(randomUUID()), randomUUID(), null),
+          createSupabaseCommands({ url: api.url, anonKey: ANON_KEY }).cancelBooking(await principalOf(randomUUID()), randomUUID(), null),
           (err: { code?: string }) => err.code === code,
           `${JSON.stringify(answer.body)} → ${code}`,
         );
@@ -122,7 +122,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
   it('answers SERVICE_UNAVAILABLE when the data API cannot be reached', async () => {
     const port = await freePort();
     await assert.rejects(
-      createSupabaseCommands({ url: `http://127.0.0.1:${port}`, anonKey: ANON_KEY }).lotAvailability(principalOf(randomUUID()), null),
+      createSupabaseCommands({ url: `http://127.0.0.1:${port}`, anonKey: ANON_KEY }).lotAvailability(await principalOf(randomUUID()), null),
       (err: { code?: string }) => err.code === 'SERVICE_UNAVAILABLE',
     );
   });

@@ -31,7 +31,7 @@ export function createTokenLifetime(deps: { verifier: TokenVerifier }) {
     socket.on('disconnect', () => clearTimeout(timer));
 
     on(socket, ctx, 'refresh_token', refreshTokenSchema, 'token_refreshed', async ({ token }) => {
-      const next = deps.verifier.verify(token);
+      const next = await deps.verifier.verify(token);
       const current = socket.data.principal;
       if (next.userId !== current.userId) throw new ForbiddenError('A refreshed token must be for the same user');
       socket.data.principal = next;
