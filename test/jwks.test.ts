@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import jwt from 'jsonwebtoken';
-import { closeAll, newUserId } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId } from './helpers/clients.js';
 import { eventually, expectAccepted, expectRefused, JwksServer, newKey, signedBy, type TestKey } from './helpers/jwks.js';
 import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
 
@@ -153,8 +153,15 @@ describe('JWKS (Supabase signing keys)', function () {
       const userId = newUserId();
       await expectAccepted(server, server.token(userId), userId);
       await expectRefused(server, signedBy(a, userId), 'AUTH_KEYS_UNAVAILABLE', 503);
+      // An open socket moving to a token of the new key is told the same, on its ack.
+      const { socket } = await connect(server.url, server.token(userId));
+      const early = await call(socket, 'refresh_token', { token: signedBy(a, userId) });
+      assert.equal(early.error.code, 'AUTH_KEYS_UNAVAILABLE');
       jwks.serve([a.jwk]);
       await eventually(() => expectAccepted(server, signedBy(a, userId), userId));
+      const refreshed = await call(socket, 'refresh_token', { token: signedBy(a, userId, { expiresInSeconds: 7200 }) });
+      assert.equal(refreshed.ok, true);
+      assert.ok(Date.parse(refreshed.data.token_expires_at) > Date.now() + 3600_000);
     });
   });
 });
