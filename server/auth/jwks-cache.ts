@@ -88,7 +88,9 @@ export class RemoteJwks {
     if (this.#closed) return;
     clearTimeout(this.#timer);
     const delay = this.#lastOk ? this.opts.refreshMs : Math.min(this.opts.cooldownMs, this.opts.refreshMs);
-    this.#timer = setTimeout(() => void this.#refresh('scheduled'), delay);
+    this.#timer = setTimeout(() => {
+      this.#refresh('scheduled').catch((err: unknown) => this.opts.logger.error({ err }, 'JWKS refresh failed unexpectedly'));
+    }, delay);
     this.#timer.unref();
   }
 
@@ -96,8 +98,7 @@ export class RemoteJwks {
     const log = this.opts.logger;
     let fetched: { keys: VerificationKey[]; skipped: string[] };
     try {
-      const set = keysOfJwks(await this.#fetchJson());
-      fetched = { keys: await Promise.all(set.keys.map((spec) => importSpec(spec, this.opts.url))), skipped: set.skipped };
+      fetched = await this.#importAll(keysOfJwks(await this.#fetchJson()));
     } catch (err) {
       this.#lastOk = false;
       this.#lastError = describeFailure(err);
@@ -111,6 +112,20 @@ export class RemoteJwks {
     this.#lastOk = true;
     this.#lastError = undefined;
     this.#logChange(fetched.skipped, reason);
+  }
+
+  /** A key this runtime cannot import is one more left out, not a reason to drop the whole set. */
+  async #importAll(set: ReturnType<typeof keysOfJwks>): Promise<{ keys: VerificationKey[]; skipped: string[] }> {
+    const skipped = [...set.skipped];
+    const keys: VerificationKey[] = [];
+    for (const spec of set.keys) {
+      try {
+        keys.push(await importSpec(spec, this.opts.url));
+      } catch (err) {
+        skipped.push(`key ${JSON.stringify(spec.kid ?? spec.alg)}: it does not import (${err instanceof Error ? err.message : String(err)})`);
+      }
+    }
+    return { keys, skipped };
   }
 
   async #fetchJson(): Promise<unknown> {

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { AuthError, KeysUnavailableError, type AuthFailure } from './auth-errors.js';
 import { RemoteJwks } from './jwks-cache.js';
 import { selectKey, type Keyring } from './key-selection.js';
-import { importSecret, importSpec, KeyError } from './keys.js';
+import { importSecret, importSpec, KeyError, type PublicKeySpec, type VerificationKey } from './keys.js';
 import type { AppRole, Principal } from './principal.js';
 
 export { AuthError, KeysUnavailableError, type AuthFailure };
@@ -33,7 +33,7 @@ export async function createTokenVerifier(config: JwtConfig, deps: { logger?: Lo
   const logger = deps.logger ?? pino({ level: 'silent' });
   const ring: Keyring = {
     ...(config.secret ? { secret: await importSecret(config.secret) } : {}),
-    staticKeys: await Promise.all((config.publicKeys ?? []).map((spec) => importSpec(spec, 'JWT_PUBLIC_KEY'))),
+    staticKeys: await Promise.all((config.publicKeys ?? []).map(importStatic)),
     ...(config.jwks ? { jwks: new RemoteJwks({ ...config.jwks, logger: logger.child({ component: 'jwks' }) }) } : {}),
   };
   if (!ring.secret && ring.staticKeys.length === 0 && !ring.jwks) throw new KeyError('No JWT key configured (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL)');
@@ -71,6 +71,15 @@ export async function createTokenVerifier(config: JwtConfig, deps: { logger?: Lo
       ring.jwks?.close();
     },
   };
+}
+
+/** loadConfig has checked the key with node:crypto; should jose still refuse it, say which. */
+async function importStatic(spec: PublicKeySpec): Promise<VerificationKey> {
+  try {
+    return await importSpec(spec, 'JWT_PUBLIC_KEY');
+  } catch (err) {
+    throw new KeyError(`JWT_PUBLIC_KEY: key ${JSON.stringify(spec.kid ?? spec.alg)} does not import (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
 
 /** A JWKS with no keys at start is fatal when nothing else can verify a token, a warning otherwise. */
