@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { KeyError, parsePublicKeySetting, type PublicKeySpec } from './platform/auth/keys.js';
 import type { LimitsConfig } from './platform/limits/rate-limits.js';
 
 /**
@@ -57,6 +58,10 @@ const envSchema = z.object({
 
   JWT_SECRET: optionalString,
   JWT_PUBLIC_KEY: optionalString,
+  /** Default with SUPABASE_URL: its JWKS. `off`: none. */
+  JWT_JWKS_URL: optionalString,
+  JWT_JWKS_REFRESH_MS: int(600_000, 100, 86_400_000),
+  JWT_JWKS_COOLDOWN_MS: int(30_000, 100, 3_600_000),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   JWT_ROLE_CLAIM: z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/).default('app_metadata.role'),
@@ -109,8 +114,12 @@ const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export interface JwtConfig {
+  /** The legacy shared secret: verifies HS256 only. */
   secret?: string;
-  publicKey?: string;
+  /** From JWT_PUBLIC_KEY (a PEM, a JWK or a JWKS), each checked when the config is loaded. */
+  publicKeys?: PublicKeySpec[];
+  /** A JWKS fetched at start and kept fresh; `from` names the setting it came from. */
+  jwks?: { url: string; refreshMs: number; cooldownMs: number; from: 'JWT_JWKS_URL' | 'SUPABASE_URL' };
   issuer?: string;
   audience?: string;
   roleClaimPath: string[];
@@ -156,9 +165,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  if (e.JWT_SECRET && e.JWT_PUBLIC_KEY) {
-    throw new ConfigError('Set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256), not both');
-  }
   if (e.NODE_ENV === 'production' && e.FAULT_INJECTION) {
     throw new ConfigError('FAULT_INJECTION is for tests and is refused in production');
   }
@@ -171,8 +177,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (e.JWT_SECRET && e.JWT_SECRET.length < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 characters');
   }
-  if (e.NODE_ENV === 'production' && !e.JWT_SECRET && !e.JWT_PUBLIC_KEY) {
-    throw new ConfigError('In production, JWT_SECRET or JWT_PUBLIC_KEY is required');
+  const jwt = jwtConfig(e);
+  if (e.NODE_ENV === 'production' && !jwt.secret && !jwt.publicKeys && !jwt.jwks) {
+    throw new ConfigError('In production a JWT key is required: JWT_SECRET, JWT_PUBLIC_KEY, or a JWKS (JWT_JWKS_URL, or SUPABASE_URL)');
   }
   const embedded = !e.DATABASE_URL;
   return {
@@ -190,14 +197,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       e.DATA_API === 'supabase' && e.SUPABASE_URL && e.SUPABASE_ANON_KEY
         ? { kind: 'supabase', url: e.SUPABASE_URL, anonKey: e.SUPABASE_ANON_KEY }
         : { kind: 'postgres' },
-    jwt: {
-      secret: e.JWT_SECRET,
-      publicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
-      issuer: e.JWT_ISSUER,
-      audience: e.JWT_AUDIENCE,
-      roleClaimPath: e.JWT_ROLE_CLAIM.split('.'),
-      clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
-    },
+    jwt,
     corsOrigins: e.FRONTEND_URL.trim() === '*' ? '*' : e.FRONTEND_URL.split(',').map((s) => s.trim()).filter(Boolean),
     bookings: {
       holdSeconds: e.BOOKING_HOLD_SECONDS,
@@ -234,4 +234,51 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     metricsToken: e.METRICS_TOKEN,
   };
+}
+
+/**
+ * The keys are checked here, not at first use: a JWT_PUBLIC_KEY that cannot verify anything stops
+ * the start with its reason. JWT_SECRET and the public keys may be set together (a switch-over).
+ */
+function jwtConfig(e: Env): JwtConfig {
+  let publicKeys: PublicKeySpec[] | undefined;
+  if (e.JWT_PUBLIC_KEY) {
+    try {
+      publicKeys = parsePublicKeySetting(e.JWT_PUBLIC_KEY.replace(/\\n/g, '\n'));
+    } catch (err) {
+      if (err instanceof KeyError) throw new ConfigError(`JWT_PUBLIC_KEY: ${err.message}`);
+      throw err;
+    }
+  }
+  return {
+    secret: e.JWT_SECRET,
+    publicKeys,
+    jwks: jwksConfig(e),
+    issuer: e.JWT_ISSUER,
+    audience: e.JWT_AUDIENCE,
+    roleClaimPath: e.JWT_ROLE_CLAIM.split('.'),
+    clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
+  };
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function jwksConfig(e: Env): JwtConfig['jwks'] {
+  if (e.JWT_JWKS_URL?.toLowerCase() === 'off') return undefined;
+  const from = e.JWT_JWKS_URL ? 'JWT_JWKS_URL' : 'SUPABASE_URL';
+  // Where Supabase publishes a project's signing keys (Auth > JWT signing keys).
+  const raw = e.JWT_JWKS_URL ?? (e.SUPABASE_URL ? `${e.SUPABASE_URL.replace(/\/+$/, '')}/auth/v1/.well-known/jwks.json` : undefined);
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${from}: ${JSON.stringify(raw)} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${from}: the JWKS URL must be http(s), not ${url.protocol}`);
+  // Whoever can change the key set in transit can sign tokens: plain http only to this machine.
+  if (e.NODE_ENV === 'production' && url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+    throw new ConfigError(`${from}: in production the JWKS must be fetched over https (${url.host} is not this machine)`);
+  }
+  return { url: url.toString(), refreshMs: e.JWT_JWKS_REFRESH_MS, cooldownMs: e.JWT_JWKS_COOLDOWN_MS, from };
 }

@@ -42,10 +42,13 @@ async function main(): Promise<void> {
   };
 
   try {
+    // Keys first: a key that cannot verify anything stops the start before the database is touched.
+    const jwt = resolveJwt(config, logger);
+    const verifier = await createTokenVerifier(jwt, { logger });
+    cleanups.push(async () => verifier.close());
     const databaseUrl = await resolveDatabase(config, logger, cleanups);
     await runMigrations(databaseUrl, logger);
 
-    const jwt = resolveJwt(config, logger);
     const payments = resolveWebhookSecret(config, logger);
     const db = new Db({
       url: databaseUrl,
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
       config: { ...config, payments },
       db,
       logger,
-      verifier: createTokenVerifier(jwt),
+      verifier,
       ...(redis ? { adapter: redis.adapter, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
     });
     cleanups.push(() => app.stop());
@@ -127,10 +130,10 @@ async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => 
 }
 
 function resolveJwt(config: Config, logger: Logger): Config['jwt'] {
-  if (config.jwt.secret || config.jwt.publicKey) return config.jwt;
+  if (config.jwt.secret || config.jwt.publicKeys || config.jwt.jwks) return config.jwt;
   const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
   const dev = loadOrCreateDevSecret(dataDir, 'dev-jwt-secret');
-  logger.warn({ file: dev.file, created: dev.created }, 'no JWT_SECRET: using a development secret (never in production)');
+  logger.warn({ file: dev.file, created: dev.created }, 'no JWT key (JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL): using a development secret (never in production)');
   return { ...config.jwt, secret: dev.secret };
 }
 

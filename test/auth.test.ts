@@ -181,6 +181,13 @@ describe('authentication', () => {
         assert.equal(connected.user.role, 'admin');
       });
 
+      it('a token naming a kid (as Supabase tokens do) is verified by the PEM, which has no kid of its own', async () => {
+        const userId = newUserId();
+        const token = jwt.sign(claims(userId), privateKey, { algorithm: kind, expiresIn: 3600, keyid: 'a-kid-the-pem-does-not-have' });
+        const { connected } = await connect(keyServer.url, token);
+        assert.equal(connected.user.id, userId);
+      });
+
       it('an HS256 token using the public key PEM as the HMAC secret (algorithm confusion) is refused', async () => {
         const payload = { ...claims(newUserId(), 'admin'), iat: nowS(), exp: nowS() + 3600 };
         await assertRefused(keyServer.url, handMadeHs256(payload, publicKey), 'TOKEN_INVALID');

@@ -45,7 +45,7 @@ async function fakeDataApi(answer: (req: Recorded) => { status: number; body: un
 }
 
 const verifier = createTokenVerifier({ secret: TEST_SECRET, roleClaimPath: ['app_metadata', 'role'], clockToleranceSeconds: 5 });
-const principalOf = (userId: string, role: 'user' | 'admin' = 'user') => verifier.verify(mintToken({ secret: TEST_SECRET, userId, appRole: role }));
+const principalOf = async (userId: string, role: 'user' | 'admin' = 'user') => (await verifier).verify(mintToken({ secret: TEST_SECRET, userId, appRole: role }));
 const ANON_KEY = 'anon-key-of-the-project';
 
 const booking = (userId: string, lot: string) => ({
@@ -61,7 +61,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
     const result = { booking: booking(userId, lot), replayed: false, events: [] };
     const api = await fakeDataApi(() => ({ status: 200, body: result }));
     try {
-      const principal = principalOf(userId);
+      const principal = await principalOf(userId);
       const out = await createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }).call(principal, 'create_booking', {
         p_lot_id: lot, p_starts_at: null, p_ends_at: null, p_duration_minutes: 60, p_idempotency_key: 'k1', p_vehicle_plate: null,
       });
@@ -83,7 +83,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
     const userId = randomUUID();
     const api = await fakeDataApi(() => ({ status: 200, body: [booking(userId, randomUUID())] }));
     try {
-      const principal = principalOf(userId);
+      const principal = await principalOf(userId);
       const rows = await createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }).call(principal, 'list_bookings', { p_status: 'pending', p_limit: 5, p_user_id: null });
       assert.equal((rows as unknown[]).length, 1);
       const [req] = api.requests;
@@ -108,7 +108,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
       const api = await fakeDataApi(() => answer);
       try {
         await assert.rejects(
-          createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }).call(principalOf(randomUUID()), 'cancel_booking', { p_booking_id: randomUUID(), p_reason: null }),
+          createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }).call(await principalOf(randomUUID()), 'cancel_booking', { p_booking_id: randomUUID(), p_reason: null }),
           (err: { code?: string }) => err.code === code,
           `${JSON.stringify(answer.body)} → ${code}`,
         );
@@ -121,7 +121,7 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
   it('answers SERVICE_UNAVAILABLE when the data API cannot be reached', async () => {
     const port = await freePort();
     await assert.rejects(
-      createSupabaseCalls({ url: `http://127.0.0.1:${port}`, anonKey: ANON_KEY }).call(principalOf(randomUUID()), 'lot_availability', { p_lot_id: null }),
+      createSupabaseCalls({ url: `http://127.0.0.1:${port}`, anonKey: ANON_KEY }).call(await principalOf(randomUUID()), 'lot_availability', { p_lot_id: null }),
       (err: { code?: string }) => err.code === 'SERVICE_UNAVAILABLE',
     );
   });

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     config,
     db,
     logger,
-    verifier: createTokenVerifier(config.jwt),
+    verifier: await createTokenVerifier(config.jwt, { logger }),
     ...(redis ? { adapter: redis.adapter, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
   });
   await app.start();

@@ -44,10 +44,12 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     ...env,
   });
   const logger = pino({ level: config.log.level });
+  // Before anything that would need closing: a key that cannot verify anything stops the start here.
+  const verifier = await createTokenVerifier(config.jwt, { logger });
   const databaseUrl = config.database.kind === 'external' ? config.database.url : testEnv().databaseUrl;
   const db = new Db({ url: databaseUrl, poolMax: 10, queryTimeoutMs: config.database.queryTimeoutMs, roleClaimPath: config.jwt.roleClaimPath, logger });
   const httpServer = createServer();
-  const app = createApplication(httpServer, { config, db, logger, verifier: createTokenVerifier(config.jwt), ...extra });
+  const app = createApplication(httpServer, { config, db, logger, verifier, ...extra });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   await app.start();
   const port = (httpServer.address() as AddressInfo).port;
@@ -61,7 +63,10 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     httpServer,
     token: (userId, role = 'user', opts = {}) => mintToken({ secret: config.jwt.secret ?? TEST_SECRET, userId, appRole: role, ...opts }),
     stop() {
-      stopped ??= app.stop().then(() => db.close());
+      stopped ??= app.stop().then(() => {
+        verifier.close();
+        return db.close();
+      });
       return stopped;
     },
   };

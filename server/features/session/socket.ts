@@ -60,7 +60,7 @@ export function sessionSocket(deps: { verifier: TokenVerifier; nodeId: string })
     const rearm = expireWithToken(socket, ctx);
 
     on(socket, ctx, 'refresh_token', refreshTokenSchema, async ({ token }) => {
-      const next = deps.verifier.verify(token);
+      const next = await deps.verifier.verify(token);
       const current = socket.data.principal;
       if (next.userId !== current.userId) throw new ForbiddenError('A refreshed token must be for the same user');
       socket.data.principal = next;

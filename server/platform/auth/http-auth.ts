@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
-import { bearerToken, type TokenVerifier } from './jwt.js';
+import { bearerToken, KeysUnavailableError, type TokenVerifier } from './jwt.js';
 import type { Principal } from './principal.js';
 
 declare module 'express-serve-static-core' {
@@ -13,8 +13,17 @@ declare module 'express-serve-static-core' {
 /** The same verifier as the socket middleware, for `Authorization: Bearer` on HTTP routes. */
 export function requireAuth(verifier: TokenVerifier) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    res.locals.principal = verifier.verify(bearerToken(req.headers.authorization));
-    next();
+    verifier.verify(bearerToken(req.headers.authorization)).then(
+      (principal) => {
+        res.locals.principal = principal;
+        next();
+      },
+      (err: unknown) => {
+        // 503 with Retry-After: the token may be fine, the server cannot check it yet.
+        if (err instanceof KeysUnavailableError) res.set('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
+        next(err);
+      },
+    );
   };
 }
 

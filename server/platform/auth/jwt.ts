@@ -1,25 +1,15 @@
-import jwt, { type Algorithm, type JwtPayload } from 'jsonwebtoken';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { pino } from 'pino';
 import { z } from 'zod';
 import type { JwtConfig } from '../../config.js';
-import { UnauthorizedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { AuthError, KeysUnavailableError, type AuthFailure } from './auth-errors.js';
+import { RemoteJwks } from './jwks-cache.js';
+import { selectKey, type Keyring } from './key-selection.js';
+import { importSecret, importSpec, KeyError, type PublicKeySpec, type VerificationKey } from './keys.js';
 import type { AppRole, Principal } from './principal.js';
 
-/** Reason codes sent to clients in `connect_error.data.code` and HTTP 401 bodies. */
-export type AuthFailure =
-  | 'TOKEN_MISSING'
-  | 'TOKEN_EXPIRED'
-  | 'TOKEN_NOT_YET_VALID'
-  | 'TOKEN_INVALID'
-  | 'TOKEN_CLAIMS_INVALID';
-
-export class AuthError extends UnauthorizedError {
-  constructor(
-    readonly reason: AuthFailure,
-    message: string,
-  ) {
-    super(reason, message);
-  }
-}
+export { AuthError, KeysUnavailableError, type AuthFailure };
 
 const claimsSchema = z.object({
   sub: z.uuid({ message: 'sub must be a user id (uuid)' }),
@@ -28,31 +18,42 @@ const claimsSchema = z.object({
 });
 
 export interface TokenVerifier {
-  verify(token: string | undefined | null): Principal;
+  /** Resolves with the caller, or rejects with an AuthError (the token) or KeysUnavailableError (the server). */
+  verify(token: string | undefined | null): Promise<Principal>;
+  /** Stops the JWKS refresh timer. */
+  close(): void;
 }
 
-export function createTokenVerifier(config: JwtConfig): TokenVerifier {
-  const key = config.secret ?? config.publicKey;
-  if (!key) throw new Error('No JWT key configured');
-  // The algorithm list is fixed by the kind of key, never taken from the token: that closes
-  // both `alg: none` and the HS256-with-a-public-key confusion.
-  const algorithms: Algorithm[] = config.secret ? ['HS256'] : ['RS256', 'ES256'];
+/**
+ * Imports every configured key and fetches the JWKS once. Rejects, with a message naming the
+ * setting, when no key at all could verify a token: better not to start than to start, report
+ * ready and refuse everyone.
+ */
+export async function createTokenVerifier(config: JwtConfig, deps: { logger?: Logger } = {}): Promise<TokenVerifier> {
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const ring: Keyring = {
+    ...(config.secret ? { secret: await importSecret(config.secret) } : {}),
+    staticKeys: await Promise.all((config.publicKeys ?? []).map(importStatic)),
+    ...(config.jwks ? { jwks: new RemoteJwks({ ...config.jwks, logger: logger.child({ component: 'jwks' }) }) } : {}),
+  };
+  if (!ring.secret && ring.staticKeys.length === 0 && !ring.jwks) throw new KeyError('No JWT key configured (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL)');
+  if (ring.jwks && config.jwks) await startJwks(ring, ring.jwks, config.jwks.from, logger);
 
   return {
-    verify(token) {
+    async verify(token) {
       if (!token) throw new AuthError('TOKEN_MISSING', 'No token was provided');
-      let payload: JwtPayload | string;
+      const key = await selectKey(token, ring);
+      let payload: JWTPayload;
       try {
-        payload = jwt.verify(token, key, {
-          algorithms,
+        ({ payload } = await jwtVerify(token, key.key, {
+          algorithms: [key.alg],
           clockTolerance: config.clockToleranceSeconds,
           ...(config.issuer ? { issuer: config.issuer } : {}),
           ...(config.audience ? { audience: config.audience } : {}),
-        });
+        }));
       } catch (err) {
-        throw mapJwtError(err);
+        throw mapJoseError(err);
       }
-      if (typeof payload === 'string') throw new AuthError('TOKEN_INVALID', 'Token payload is not a JSON object');
       const checked = claimsSchema.safeParse(payload);
       if (!checked.success) {
         throw new AuthError('TOKEN_CLAIMS_INVALID', checked.error.issues.map((i) => i.message).join('; '));
@@ -66,11 +67,36 @@ export function createTokenVerifier(config: JwtConfig): TokenVerifier {
         token,
       };
     },
+    close() {
+      ring.jwks?.close();
+    },
   };
 }
 
+/** loadConfig has checked the key with node:crypto; should jose still refuse it, say which. */
+async function importStatic(spec: PublicKeySpec): Promise<VerificationKey> {
+  try {
+    return await importSpec(spec, 'JWT_PUBLIC_KEY');
+  } catch (err) {
+    throw new KeyError(`JWT_PUBLIC_KEY: key ${JSON.stringify(spec.kid ?? spec.alg)} does not import (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/** A JWKS with no keys at start is fatal when nothing else can verify a token, a warning otherwise. */
+async function startJwks(ring: Keyring, jwks: RemoteJwks, from: string, logger: Logger): Promise<void> {
+  await jwks.start();
+  if (jwks.keys().length > 0) return;
+  const why = jwks.current ? 'has no key that can verify tokens' : `could not be fetched (${jwks.lastError ?? 'unknown error'})`;
+  const others = [ring.secret ? 'JWT_SECRET' : '', ring.staticKeys.length > 0 ? 'JWT_PUBLIC_KEY' : ''].filter(Boolean);
+  if (others.length === 0) {
+    jwks.close();
+    throw new KeyError(`${from}: the JWKS at ${jwks.url} ${why}, and no other key is configured (JWT_SECRET, JWT_PUBLIC_KEY): no token could be verified`);
+  }
+  logger.warn({ url: jwks.url, from }, `the JWKS ${why}; verifying with ${others.join(' and ')} until it has keys (it is fetched again in the background)`);
+}
+
 /** The application role lives at a configurable claim path (Supabase: `app_metadata.role`). */
-function appRole(claims: JwtPayload, path: string[]): AppRole {
+function appRole(claims: JWTPayload, path: string[]): AppRole {
   let value: unknown = claims;
   for (const key of path) {
     value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
@@ -78,10 +104,12 @@ function appRole(claims: JwtPayload, path: string[]): AppRole {
   return value === 'admin' ? 'admin' : 'user';
 }
 
-function mapJwtError(err: unknown): AuthError {
-  if (err instanceof jwt.TokenExpiredError) return new AuthError('TOKEN_EXPIRED', 'Token has expired');
-  if (err instanceof jwt.NotBeforeError) return new AuthError('TOKEN_NOT_YET_VALID', 'Token is not valid yet');
-  const message = err instanceof Error ? err.message : 'Token could not be verified';
+function mapJoseError(err: unknown): AuthError {
+  if (err instanceof joseErrors.JWTExpired) return new AuthError('TOKEN_EXPIRED', 'Token has expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf' && err.reason === 'check_failed') {
+    return new AuthError('TOKEN_NOT_YET_VALID', 'Token is not valid yet');
+  }
+  const message = err instanceof Error ? err.message : 'unknown error';
   return new AuthError('TOKEN_INVALID', `Token could not be verified: ${message}`);
 }
 

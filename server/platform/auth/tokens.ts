@@ -1,8 +1,15 @@
+import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { AppRole } from './principal.js';
 
-export interface MintOptions {
-  secret: string;
+/** A private key to sign with, as Supabase's signing keys do: the algorithm and kid go in the header. */
+export interface AsymmetricSigner {
+  privateKey: KeyObject | string;
+  alg: 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512';
+  kid?: string;
+}
+
+interface MintClaims {
   userId: string;
   appRole?: AppRole;
   email?: string;
@@ -12,7 +19,10 @@ export interface MintOptions {
   extra?: Record<string, unknown>;
 }
 
-/** Mints a Supabase-shaped HS256 access token: `role` is the database role, the app role is in app_metadata. */
+/** HS256 with the legacy `secret`, or a private key with `signWith`. */
+export type MintOptions = MintClaims & ({ secret: string; signWith?: undefined } | { signWith: AsymmetricSigner; secret?: undefined });
+
+/** Mints a Supabase-shaped access token: `role` is the database role, the app role is in app_metadata. */
 export function mintToken(opts: MintOptions): string {
   const payload = {
     sub: opts.userId,
@@ -21,10 +31,14 @@ export function mintToken(opts: MintOptions): string {
     app_metadata: { role: opts.appRole ?? 'user' },
     ...opts.extra,
   };
-  return jwt.sign(payload, opts.secret, {
-    algorithm: 'HS256',
+  const claimOptions = {
     expiresIn: opts.expiresInSeconds ?? 3600,
     ...(opts.issuer ? { issuer: opts.issuer } : {}),
     ...(opts.audience ? { audience: opts.audience } : {}),
-  });
+  };
+  if (opts.signWith) {
+    const { privateKey, alg, kid } = opts.signWith;
+    return jwt.sign(payload, privateKey, { ...claimOptions, algorithm: alg, ...(kid !== undefined ? { keyid: kid } : {}) });
+  }
+  return jwt.sign(payload, opts.secret, { ...claimOptions, algorithm: 'HS256' });
 }
