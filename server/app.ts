@@ -43,17 +43,17 @@ export interface AppDeps {
   logger: Logger;
   verifier: TokenVerifier;
   /** A Socket.IO adapter constructor (the Redis adapter for several nodes); in-memory when absent. */
-  adapter?: (nsp: unknown) => Adapter;
+  adapter?: ((nsp: unknown) => Adapter) | undefined;
   /** How a caller's requests reach the database: directly (default) or Supabase's HTTP API. */
-  calls?: UserCalls;
+  calls?: UserCalls | undefined;
   /** A Redis client for cluster-wide rate limits; in-memory limits when absent. */
-  redis?: Redis;
+  redis?: Redis | undefined;
   /** Where booking jobs run: BullMQ with Redis; in this process when absent. */
-  scheduler?: Scheduler;
+  scheduler?: Scheduler | undefined;
   /** Extra readiness checks (e.g. Redis) beyond the database. */
-  readinessChecks?: Record<string, HealthCheck>;
+  readinessChecks?: Record<string, HealthCheck> | undefined;
   /** Development only: tokens the demo page may pick up (never set in production). */
-  demoTokens?: { user: string; admin: string };
+  demoTokens?: { user: string; admin: string } | undefined;
 }
 
 export interface Application {
@@ -76,7 +76,7 @@ export interface Application {
 export function createApplication(httpServer: HttpServer, deps: AppDeps): Application {
   const { config, db, logger, verifier } = deps;
   const metrics = new Metrics(config.nodeId);
-  const limits = createRateLimits({ limits: config.limits, keyPrefix: `${config.jobs.prefix}:rl`, metrics, ...(deps.redis ? { redis: deps.redis } : {}) });
+  const limits = createRateLimits({ limits: config.limits, keyPrefix: `${config.jobs.prefix}:rl`, metrics, redis: deps.redis });
   const activity = new ActivityLog({
     db,
     logger: logger.child({ component: 'activity' }),
@@ -171,7 +171,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     staticDir: PUBLIC_DIR,
     open: {
       ...(deps.demoTokens ? { '/demo': demoRoutes(deps.demoTokens) } : {}),
-      '/metrics': createMetricsRouter({ metrics, ...(config.metricsToken ? { token: config.metricsToken } : {}) }),
+      '/metrics': createMetricsRouter({ metrics, token: config.metricsToken }),
       '/health': createHealthRouter({
         nodeId: config.nodeId,
         checks: {

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import type { JwtConfig } from './platform/auth/jwt.js';
 import { KeyError, parsePublicKeySetting, type PublicKeySpec } from './platform/auth/keys.js';
+import type { LogConfig } from './platform/logger.js';
 import type { LimitsConfig } from './platform/limits/rate-limits.js';
 
 /**
@@ -112,19 +114,7 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
-
-export interface JwtConfig {
-  /** The legacy shared secret: verifies HS256 only. */
-  secret?: string;
-  /** From JWT_PUBLIC_KEY (a PEM, a JWK or a JWKS), each checked when the config is loaded. */
-  publicKeys?: PublicKeySpec[];
-  /** A JWKS fetched at start and kept fresh; `from` names the setting it came from. */
-  jwks?: { url: string; refreshMs: number; cooldownMs: number; from: 'JWT_JWKS_URL' | 'SUPABASE_URL' };
-  issuer?: string;
-  audience?: string;
-  roleClaimPath: string[];
-  clockToleranceSeconds: number;
-}
+export type { JwtConfig };
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -135,7 +125,7 @@ export interface Config {
     | { kind: 'external'; url: string; poolMax: number; queryTimeoutMs: number }
     | { kind: 'embedded'; dir: string; port: number; poolMax: number; queryTimeoutMs: number };
   seedDemoData: boolean;
-  redisUrl?: string;
+  redisUrl?: string | undefined;
   redisAdapterKey: string;
   dataApi: { kind: 'postgres' } | { kind: 'supabase'; url: string; anonKey: string };
   jwt: JwtConfig;
@@ -143,15 +133,15 @@ export interface Config {
   bookings: { holdSeconds: number; maxHours: number; maxPendingPerUser: number; maxDaysAhead: number };
   /** Express's `trust proxy`: which hops' X-Forwarded-For to believe for the client address. */
   trustProxy: string;
-  payments: { webhookSecret?: string; toleranceSeconds: number };
+  payments: { webhookSecret?: string | undefined; toleranceSeconds: number };
   outbox: { sweepIntervalMs: number; graceMs: number; retentionHours: number; replayMaxEvents: number };
   jobs: { sweepIntervalMs: number; cleanupIntervalMs: number; queueName: string; prefix: string };
-  faultInjection?: 'exit-after-commit';
-  log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  faultInjection?: 'exit-after-commit' | undefined;
+  log: LogConfig;
   activity: { enabled: boolean; flushIntervalMs: number; batchMax: number; bufferMax: number; retentionDays: number };
   shutdownTimeoutMs: number;
   limits: LimitsConfig;
-  metricsToken?: string;
+  metricsToken?: string | undefined;
 }
 
 export class ConfigError extends Error {

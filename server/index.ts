@@ -74,8 +74,8 @@ async function main(): Promise<void> {
     const demoTokens = jwt.secret && config.seedDemoData && config.env !== 'production' ? mintDemoTokens(jwt.secret) : undefined;
     const httpServer = createServer();
     const app = createApplication(httpServer, {
-      ...(demoTokens ? { demoTokens } : {}),
-      ...(config.dataApi.kind === 'supabase' ? { calls: createSupabaseCalls(config.dataApi) } : {}),
+      demoTokens,
+      calls: config.dataApi.kind === 'supabase' ? createSupabaseCalls(config.dataApi) : undefined,
       config: { ...config, payments },
       db,
       logger,

@@ -721,7 +721,7 @@ function httpCase(r: Rng, w: World, idx: number): HttpCase {
     return { body: plan.text, payload: asJson(plan.text) };
   };
 
-  type Made = { label: string; method: string; path: string; body?: string | Buffer; mayPass: boolean };
+  type Made = { label: string; method: string; path: string; body?: string | Buffer | undefined; mayPass: boolean };
   const routes: (() => Made | undefined)[] = [
     () => ({ label: 'GET /realtime/parking-availability', method: 'GET', path: `/realtime/parking-availability${queryString(r, w, ['parking_lot_id'])}`, mayPass: authed }),
     () => ({ label: 'GET /realtime/connection-status', method: 'GET', path: `/realtime/connection-status${queryString(r, w, ['x'])}`, mayPass: authed }),

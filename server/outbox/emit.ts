@@ -7,7 +7,7 @@ export interface Emitter {
 }
 
 /** What a client receives for a logged event: the stored payload plus its place in its stream. */
-export function wirePayload<E extends LoggedEventName>(e: LoggedEventOf<E>): Parameters<ServerToClientEvents[E]>[0] {
+function wirePayload<E extends LoggedEventName>(e: LoggedEventOf<E>): Parameters<ServerToClientEvents[E]>[0] {
   return { ...e.payload, event_id: e.id, room: e.stream, seq: e.seq } as Parameters<ServerToClientEvents[E]>[0];
 }
 

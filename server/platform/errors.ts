@@ -74,7 +74,7 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
-export const internalError: ClientError = { code: 'INTERNAL_ERROR', message: 'Internal server error' };
+const internalError: ClientError = { code: 'INTERNAL_ERROR', message: 'Internal server error' };
 
 /** The only place where a thrown value becomes something a client sees: no stack, no SQL. */
 export function toClientError(err: unknown): { status: number; error: ClientError } {

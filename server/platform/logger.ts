@@ -1,7 +1,12 @@
 import { pino, type Logger } from 'pino';
-import type { Config } from '../config.js';
 
 export type { Logger };
+
+export interface LogConfig {
+  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Human-readable lines (pino-pretty) instead of JSON. */
+  pretty: boolean;
+}
 
 /** Paths that may carry credentials; pino replaces them before a line is written. */
 const redact = [
@@ -19,7 +24,7 @@ const redact = [
   '*.password',
 ];
 
-export function createLogger(config: Pick<Config, 'log' | 'nodeId'>): Logger {
+export function createLogger(config: { log: LogConfig; nodeId: string }): Logger {
   return pino({
     level: config.log.level,
     base: { node: config.nodeId },

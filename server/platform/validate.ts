@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { ValidationError } from './errors.js';
 
 /** Turns zod issues into one readable line: `available_spaces: Too small: expected number to be >=0`. */
-export function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))

@@ -77,7 +77,7 @@ export async function request(
   server: { url: string },
   method: string,
   path: string,
-  opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  opts: { token?: string | undefined; body?: unknown; rawBody?: string | undefined; headers?: Record<string, string> | undefined } = {},
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;

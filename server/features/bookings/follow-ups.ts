@@ -5,7 +5,7 @@ import type { ScheduledWork, Scheduler } from '../../platform/jobs/scheduler.js'
 import type { Booking } from './types.js';
 
 /** The time-based transitions a booking in this status waits for. */
-export function followUps(b: Booking): ScheduledWork[] {
+function followUps(b: Booking): ScheduledWork[] {
   // +1 ms: the database keeps microseconds that Date.parse rounds away.
   const at = (iso: string) => new Date(Date.parse(iso) + 1);
   if (b.status === 'pending' && b.hold_expires_at) return [{ transition: 'expire', bookingId: b.id, at: at(b.hold_expires_at) }];
@@ -24,7 +24,7 @@ export interface AfterCommitDeps {
   scheduler: Scheduler;
   logger: Logger;
   /** Test-only fault injection: called after commit, before the events are emitted. */
-  beforeEmit?: (events: LoggedEvent[]) => void;
+  beforeEmit?: ((events: LoggedEvent[]) => void) | undefined;
 }
 
 /** What every committed booking change does next: announce its events, then plan the booking's next transitions. */

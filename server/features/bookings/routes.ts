@@ -6,7 +6,7 @@ import {
   idempotencyHeaderSchema,
   listBookingsQuerySchema,
 } from '../../contract/index.js';
-import { principalOf } from '../../platform/auth/http-auth.js';
+import { principalOf } from '../../platform/http/auth.js';
 import { ok, parse } from '../../platform/http/respond.js';
 import type { BookingService } from './service.js';
 

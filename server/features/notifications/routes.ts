@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { principalOf } from '../../platform/auth/http-auth.js';
+import { principalOf } from '../../platform/http/auth.js';
 import { listNotificationsQuerySchema, notificationParamsSchema } from '../../contract/index.js';
 import type { NotificationService } from './service.js';
 import { ok, parse } from '../../platform/http/respond.js';

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { availabilityQuerySchema, lotParamsSchema, setAvailabilitySchema } from '../../contract/index.js';
-import { principalOf, requireAdmin } from '../../platform/auth/http-auth.js';
+import { principalOf, requireAdmin } from '../../platform/http/auth.js';
 import { ok, parse } from '../../platform/http/respond.js';
 import type { ParkingService } from './service.js';
 

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { principalOf } from '../../platform/auth/http-auth.js';
+import { principalOf } from '../../platform/http/auth.js';
 import { ok } from '../../platform/http/respond.js';
 import type { SessionService } from './service.js';
 

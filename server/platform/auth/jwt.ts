@@ -1,7 +1,6 @@
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { pino } from 'pino';
 import { z } from 'zod';
-import type { JwtConfig } from '../../config.js';
 import type { Logger } from '../logger.js';
 import { AuthError, KeysUnavailableError, type AuthFailure } from './auth-errors.js';
 import { RemoteJwks } from './jwks-cache.js';
@@ -10,6 +9,20 @@ import { importSecret, importSpec, KeyError, type PublicKeySpec, type Verificati
 import type { AppRole, Principal } from './principal.js';
 
 export { AuthError, KeysUnavailableError, type AuthFailure };
+
+/** The verifier's settings (server/config.ts reads them from the environment). */
+export interface JwtConfig {
+  /** The legacy shared secret: verifies HS256 only. */
+  secret?: string | undefined;
+  /** From JWT_PUBLIC_KEY (a PEM, a JWK or a JWKS), each checked when the config is loaded. */
+  publicKeys?: PublicKeySpec[] | undefined;
+  /** A JWKS fetched at start and kept fresh; `from` names the setting it came from. */
+  jwks?: { url: string; refreshMs: number; cooldownMs: number; from: 'JWT_JWKS_URL' | 'SUPABASE_URL' } | undefined;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  roleClaimPath: string[];
+  clockToleranceSeconds: number;
+}
 
 const claimsSchema = z.object({
   sub: z.uuid({ message: 'sub must be a user id (uuid)' }),

@@ -11,5 +11,3 @@ export interface Principal {
   /** The verified token itself, forwarded as the caller's credential when the data API is Supabase's. Never logged. */
   token: string;
 }
-
-export const isAdmin = (p: Principal): boolean => p.role === 'admin';

@@ -21,7 +21,7 @@ interface PostgrestErrorLike {
  * `hint`, so the same mapping as the direct path applies. A failure to reach the API at all
  * (no HTTP answer) is SERVICE_UNAVAILABLE.
  */
-export function mapSupabaseError(error: PostgrestErrorLike): unknown {
+function mapSupabaseError(error: PostgrestErrorLike): unknown {
   if (!error.code && /fetch failed|ECONNREFUSED|network|socket hang up|ENOTFOUND|timed? ?out/i.test(error.message)) {
     return new ServiceUnavailableError('Data API unavailable');
   }

@@ -81,7 +81,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; l
   };
 }
 
-export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {

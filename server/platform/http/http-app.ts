@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
-import { requireAuth } from '../auth/http-auth.js';
+import { requireAuth } from './auth.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import { RateLimitedError, type RateLimits } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';

@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { bearerToken } from '../auth/jwt.js';
 
 /** Prometheus scrape endpoint; behind METRICS_TOKEN (Bearer) when one is configured. */
-export function createMetricsRouter(deps: { metrics: Metrics; token?: string }): Router {
+export function createMetricsRouter(deps: { metrics: Metrics; token?: string | undefined }): Router {
   const router = Router();
   router.get('/', async (req, res) => {
     if (deps.token) {

@@ -38,7 +38,7 @@ export interface RateLimits {
  * cannot multiply their allowance by opening sockets on several nodes), with an in-memory limiter
  * as insurance while Redis is unreachable; without Redis, in memory.
  */
-export function createRateLimits(opts: { limits: LimitsConfig; redis?: Redis; keyPrefix: string; metrics: Metrics }): RateLimits {
+export function createRateLimits(opts: { limits: LimitsConfig; redis?: Redis | undefined; keyPrefix: string; metrics: Metrics }): RateLimits {
   const make = (scope: LimitScope): RateLimiterAbstract => {
     const { points, seconds } = opts.limits[scope];
     const memory = new RateLimiterMemory({ points, duration: seconds, keyPrefix: `${opts.keyPrefix}:${scope}` });
@@ -70,10 +70,4 @@ export function createRateLimits(opts: { limits: LimitsConfig; redis?: Redis; ke
       }
     },
   };
-}
-
-export function parseLimit(text: string): Limit {
-  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
-  if (!match) throw new Error(`a limit is written points/seconds, e.g. 30/1: got "${text}"`);
-  return { points: Number(match[1]), seconds: Number(match[2]) };
 }

@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import proxyaddr from 'proxy-addr';
 import { Server } from 'socket.io';
 import type { ActivityLog } from '../observability/activity-log.js';
-import { installSocketAuth } from '../auth/socket-auth.js';
+import { installSocketAuth } from './auth.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { RateLimitedError } from '../limits/rate-limits.js';
@@ -28,7 +28,7 @@ export interface IoOptions {
  * The client's address as Express sees it: behind the configured proxies, from X-Forwarded-For.
  * Without this every client behind a load balancer would share the balancer's address.
  */
-export function clientAddress(socket: IoSocket, trust: (addr: string, i: number) => boolean): string {
+function clientAddress(socket: IoSocket, trust: (addr: string, i: number) => boolean): string {
   return proxyaddr(socket.request, trust);
 }
 

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
-import { bearerToken, KeysUnavailableError, type TokenVerifier } from './jwt.js';
-import type { Principal } from './principal.js';
+import { bearerToken, KeysUnavailableError, type TokenVerifier } from '../auth/jwt.js';
+import type { Principal } from '../auth/principal.js';
 
 declare module 'express-serve-static-core' {
   interface Locals {

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
-import type { IoServer, IoSocket } from '../socket/types.js';
-import { AuthError, bearerToken, KeysUnavailableError, type TokenVerifier } from './jwt.js';
+import type { IoServer, IoSocket } from './types.js';
+import { AuthError, bearerToken, KeysUnavailableError, type TokenVerifier } from '../auth/jwt.js';
 
 type Next = (err?: Error) => void;
 
