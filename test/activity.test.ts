@@ -40,7 +40,7 @@ describe('realtime activity log', () => {
     const burst = 250;
     await Promise.all(
       Array.from({ length: burst }, (_, i) =>
-        call(socket, 'get_parking_availability', i % 10 === 0 ? { parking_lot_id: 'bad' } : { parking_lot_id: lot }),
+        call(socket, 'get_parking_availability', i % 10 === 0 ? { parking_lot_id: 42 } : { parking_lot_id: lot }),
       ),
     );
     await server.app.activity.flush();

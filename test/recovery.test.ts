@@ -143,7 +143,7 @@ describe('recovery after a disconnect (last_seq)', () => {
     });
     const resumed = await nextEvent(refusedRoom, 'resumed');
     assert.deepEqual(resumed.rooms, []);
-    assert.deepEqual(resumed.failed.map((f: { code: string }) => f.code).sort(), ['FORBIDDEN', 'FORBIDDEN', 'VALIDATION_ERROR']);
+    assert.deepEqual(resumed.failed.map((f: { code: string }) => f.code).sort(), ['FORBIDDEN', 'FORBIDDEN', 'NOT_FOUND']);
     bad.close();
     refusedRoom.close();
   });

@@ -4,6 +4,7 @@ import type { Db } from '../db/db.js';
 import { NotFoundError } from '../errors.js';
 import type { EventDispatcher } from '../events/dispatcher.js';
 import type { LotAvailability, SetAvailabilityInput } from '../realtime/contract.js';
+import { canonicalLotId } from '../realtime/rooms.js';
 
 export interface ParkingService {
   availability(principal: Principal, lotId?: string): Promise<LotAvailability[]>;
@@ -15,7 +16,7 @@ export function createParkingService(deps: { db: Db; commands: DataCommands; dis
   const { db, commands, dispatcher } = deps;
   return {
     async availability(principal, lotId) {
-      const lots = await commands.lotAvailability(principal, lotId ?? null);
+      const lots = await commands.lotAvailability(principal, lotId === undefined ? null : canonicalLotId(lotId));
       if (lotId && lots.length === 0) throw new NotFoundError(`Parking lot ${lotId} does not exist`);
       return lots;
     },

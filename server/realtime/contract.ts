@@ -18,13 +18,15 @@ const text = (max: number) => z.string().trim().min(1).max(max);
 
 // ---- client → server payloads --------------------------------------------------------------
 
-export const roomTypes = ['parking_lot', 'parking_updates', 'user', 'admin'] as const;
-
-/** `{ room: 'parking_lot:<id>' }`, or `{ type: 'parking_lot', room: '<id>' }`, or `{ type: 'parking_updates' }`. */
+/**
+ * `{ room: 'parking_lot:<id>' }`, or `{ type: 'parking_lot', room: '<id>' }`, or `{ type: 'parking_updates' }`.
+ * A full room name decides by itself: `type` is then only a hint and any short text is accepted
+ * (the reference document sends `type: 'parking'`, `'general'`, `'admin'`).
+ */
 export const subscribeSchema = z
   .object({
     room: z.string().trim().min(1).max(200).optional(),
-    type: z.enum(roomTypes).optional(),
+    type: z.string().trim().max(50).optional(),
     /** The last sequence number the client saw in this room: the server replays what came after. */
     last_seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   })
@@ -41,9 +43,21 @@ export const handshakeResumeSchema = z.record(z.string().max(200), z.number().in
 
 export const refreshTokenSchema = z.object({ token: z.string().min(1).max(8192) });
 
-export const availabilityQuerySchema = z.object({ parking_lot_id: uuid.optional() });
+/**
+ * Absent or null: every lot (the reference client sends `{ parking_lot_id: null }` by default).
+ * Any id is taken as a lot reference: one that names no lot, uuid or not, is NOT_FOUND.
+ */
+export const availabilityQuerySchema = z.object({
+  parking_lot_id: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .nullish()
+    .transform((v) => v ?? undefined),
+});
 /** The socket form may omit the payload entirely. */
-export const availabilityEventSchema = availabilityQuerySchema.optional().transform((v) => v ?? {});
+export const availabilityEventSchema = availabilityQuerySchema.optional().transform((v) => v ?? { parking_lot_id: undefined });
 export type AvailabilityQuery = z.infer<typeof availabilityQuerySchema>;
 
 export const emptySchema = z.object({}).optional().transform((v) => v ?? {});
@@ -236,7 +250,7 @@ export interface ClientToServerEvents {
   subscribe: (payload: SubscribeInput, ack?: Ack<{ room: string; replay?: ReplayInfo }>) => void;
   refresh_token: (payload: z.input<typeof refreshTokenSchema>, ack?: Ack<{ token_expires_at: string }>) => void;
   unsubscribe: (payload: SubscribeInput, ack?: Ack<{ room: string; was_subscribed: boolean }>) => void;
-  get_parking_availability: (payload: AvailabilityQuery, ack?: Ack<AvailabilityReply>) => void;
+  get_parking_availability: (payload?: z.input<typeof availabilityQuerySchema>, ack?: Ack<AvailabilityReply>) => void;
   get_live_stats: (payload?: Record<string, never>, ack?: Ack<LiveStatsPayload>) => void;
   send_announcement: (payload: z.input<typeof announcementSchema>, ack?: Ack<AnnouncementPayload>) => void;
   set_parking_availability: (payload: z.input<typeof setAvailabilityEventSchema>, ack?: Ack<LotAvailability>) => void;
