@@ -30,7 +30,7 @@ const COVERAGE: Record<string, { file: string; uses: string } | { none: string }
   'Troubleshooting › Debug Mode': {
     none: "socket.io-client's own debug switch in the browser, which the server never sees (and which the ESM browser build of socket.io-client 4 does not contain)",
   },
-  'API Testing': { none: 'npm run dev is still to come' },
+  'API Testing': { file: 'dev-script.test.ts', uses: "block('API Testing')" },
 };
 
 describe('reference document: the copy and what is tested of it', () => {
