@@ -5,6 +5,7 @@
  * resolve to the app's files there, and `process.env.REACT_APP_BACKEND_URL` is replaced at build
  * time, as Create React App does.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -100,7 +101,9 @@ export interface RecordingService {
 /** The app's RealtimeService for Node, talking to `backendUrl`. */
 export async function loadRealtimeService(backendUrl: string): Promise<RecordingModule> {
   const code = await bundle('RealtimeService.js', 'node', backendUrl, [nodeExternals(['socket.io-client'])]);
-  return (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as RecordingModule;
+  // A module of its own per load: the same text (a port used again) would be Node's cached module.
+  const unique = `// load ${randomUUID()}\n${code}`;
+  return (await import(`data:text/javascript;base64,${Buffer.from(unique).toString('base64')}`)) as RecordingModule;
 }
 
 /** The browser page's script: React, the document's hook and class, the app's harness. */
