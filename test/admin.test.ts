@@ -95,7 +95,7 @@ describe('admin actions', () => {
         [lot, {}, adminToken, 400, 'VALIDATION_ERROR'],
         [lot, { available_spaces: 6 }, adminToken, 409, 'INVALID_AVAILABILITY'],
         [lot, { out_of_service: 9 }, adminToken, 400, 'VALIDATION_ERROR'],
-        ['not-a-uuid', { available_spaces: 1 }, adminToken, 400, 'VALIDATION_ERROR'],
+        ['not-a-uuid', { available_spaces: 1 }, adminToken, 404, 'NOT_FOUND'],
         ['6b1f3c1e-0000-4000-8000-000000000000', { available_spaces: 1 }, adminToken, 404, 'NOT_FOUND'],
         [lot, { available_spaces: 1 }, userToken, 403, 'FORBIDDEN'],
       ];

@@ -144,9 +144,10 @@ describe('bookings', () => {
       const bad = await request(server, 'GET', '/bookings?status=lost', { token });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.code, 'VALIDATION_ERROR');
+      // Not the shape of a booking id (the documentation's '456'): no such booking.
       const badId = await request(server, 'GET', '/bookings/not-a-uuid', { token });
-      assert.equal(badId.status, 400);
-      assert.equal(badId.body.error.code, 'VALIDATION_ERROR');
+      assert.equal(badId.status, 404);
+      assert.equal(badId.body.error.code, 'NOT_FOUND');
       const missing = await request(server, 'GET', `/bookings/${randomUUID()}`, { token });
       assert.equal(missing.status, 404);
       assert.equal(missing.body.error.code, 'NOT_FOUND');
@@ -420,13 +421,16 @@ describe('bookings', () => {
         assert.equal(res.error.code, code, `${what}: ${JSON.stringify(res)}`);
       }
       for (const [event, payload] of [
-        ['get_booking_status', { booking_id: 'x' }],
+        ['get_booking_status', { booking_id: 42 }],
         ['cancel_booking', {}],
         ['cancel_booking', { booking_id: randomUUID(), reason: 'r'.repeat(501) }],
       ] as const) {
         const res = await call(socket, event, payload);
         assert.equal(res.error.code, 'VALIDATION_ERROR', `${event} ${JSON.stringify(payload)}`);
       }
+      // A string that is not a booking id names no booking (the documentation's '456').
+      assert.equal((await call(socket, 'get_booking_status', { booking_id: '456' })).error.code, 'NOT_FOUND');
+      assert.equal((await call(socket, 'cancel_booking', { booking_id: '456' })).error.code, 'NOT_FOUND');
       assert.deepEqual(await rowsOf(userId), { bookings: 0, notifications: 0, events: 0 });
     });
   });

@@ -470,7 +470,7 @@ const EVENTS: Record<EventName, EventSpec> = {
     write: true,
     reply: null,
     template: (r, w) => ({ parking_lot_id: r.pick([r.uuid(), w.lotId]), available_spaces: 3, out_of_service: 1, is_open: true, reason: 'count' }),
-    spoil: (p) => ({ ...p, parking_lot_id: 'not-a-lot' }),
+    spoil: (p) => ({ ...p, parking_lot_id: 42 }),
     shape: () => 'a write was accepted',
   },
   refresh_token: {

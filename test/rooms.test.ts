@@ -141,6 +141,10 @@ describe('rooms: subscription authorization and delivery', () => {
       assert.equal(ack.ok, false);
       assert.equal(ack.error.code, 'NOT_FOUND');
       assert.deepEqual(await membersOf(`parking_lot:${missing}`), []);
+      // An id that cannot name a lot is the same answer, not a format error: the lot is not there.
+      const notUuid = await call(socket, 'subscribe', { room: 'parking_lot:not-a-uuid' });
+      assert.deepEqual(notUuid, { ok: false, error: { code: 'NOT_FOUND', message: 'Parking lot not-a-uuid does not exist (lot ids are uuids)' } });
+      assert.deepEqual(await membersOf('parking_lot:not-a-uuid'), []);
     });
   });
 

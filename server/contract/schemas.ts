@@ -5,8 +5,13 @@ import { ANNOUNCEMENT_TYPES, BOOKING_STATUSES } from './statuses.js';
 const uuid = z.uuid({ message: 'must be a uuid' });
 const text = (max: number) => z.string().trim().min(1).max(max);
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-/** A lot id as a frontend may send it; ids that are not uuids name no lot (NOT_FOUND, not a format error). */
-const lotRef = z.string().trim().min(1).max(100);
+/**
+ * An id of a lot or a booking as a frontend may send it. spotcast's ids are uuids; another id
+ * (a frontend written for another backend, the documentation's '123') names nothing: NOT_FOUND,
+ * not a format error.
+ */
+const ref = z.string().trim().min(1).max(100);
+const lotRef = ref;
 
 // ---- rooms -----------------------------------------------------------------------------------
 
@@ -53,9 +58,9 @@ export const setAvailabilitySchema = z
   });
 export type SetAvailabilityInput = z.infer<typeof setAvailabilitySchema>;
 
-export const setAvailabilityEventSchema = z.intersection(z.object({ parking_lot_id: uuid }), setAvailabilitySchema);
+export const setAvailabilityEventSchema = z.intersection(z.object({ parking_lot_id: lotRef }), setAvailabilitySchema);
 
-export const lotParamsSchema = z.object({ id: z.uuid({ message: 'parking lot id must be a uuid' }) });
+export const lotParamsSchema = z.object({ id: lotRef });
 
 // ---- admin -----------------------------------------------------------------------------------
 
@@ -96,10 +101,10 @@ export const createBookingSchema = z
   });
 export type CreateBookingInput = z.infer<typeof createBookingSchema>;
 
-export const bookingRefSchema = z.object({ booking_id: uuid });
-export const cancelBookingSchema = z.object({ booking_id: uuid, reason: z.string().trim().max(500).optional() });
+export const bookingRefSchema = z.object({ booking_id: ref });
+export const cancelBookingSchema = z.object({ booking_id: ref, reason: z.string().trim().max(500).optional() });
 export const cancelBodySchema = z.object({ reason: z.string().trim().max(500).optional() }).optional();
-export const bookingParamsSchema = z.object({ id: z.uuid({ message: 'booking id must be a uuid' }) });
+export const bookingParamsSchema = z.object({ id: ref });
 export const listBookingsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   status: z.enum(BOOKING_STATUSES).optional(),

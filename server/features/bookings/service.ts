@@ -1,4 +1,4 @@
-import type { CreateBookingInput } from '../../contract/index.js';
+import { isUuid, type CreateBookingInput } from '../../contract/index.js';
 import type { Principal } from '../../platform/auth/principal.js';
 import type { UserCalls } from '../../platform/data/calls.js';
 import { AppError, NotFoundError } from '../../platform/errors.js';
@@ -27,6 +27,10 @@ export interface BookingServiceDeps {
  * (capacity under the lot lock in `create_booking`, legal transitions) and log the events in the
  * same transaction; afterwards the events are emitted and the booking's next transitions planned.
  */
+function bookingNotFound(bookingId: string): NotFoundError {
+  return new NotFoundError(`Booking ${bookingId} does not exist${isUuid(bookingId) ? '' : ' (booking ids are uuids)'}`);
+}
+
 export function createBookingService(deps: BookingServiceDeps): BookingService {
   const { calls } = deps;
   return {
@@ -53,9 +57,10 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
     },
 
     async get(principal, bookingId) {
+      if (!isUuid(bookingId)) throw bookingNotFound(bookingId);
       // Under RLS: another user's booking is simply not there.
       const booking = (await calls.call(principal, 'get_booking', { p_booking_id: bookingId })) as Booking | null;
-      if (!booking) throw new NotFoundError(`Booking ${bookingId} does not exist`);
+      if (!booking) throw bookingNotFound(bookingId);
       return booking;
     },
 
@@ -64,6 +69,7 @@ export function createBookingService(deps: BookingServiceDeps): BookingService {
     },
 
     async cancel(principal, bookingId, reason) {
+      if (!isUuid(bookingId)) throw bookingNotFound(bookingId);
       const result = (await calls.call(principal, 'cancel_booking', { p_booking_id: bookingId, p_reason: reason ?? null })) as CommandResult;
       await deps.afterCommit(result, false);
       return result.booking;

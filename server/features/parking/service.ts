@@ -12,6 +12,11 @@ export interface ParkingService {
   setAvailability(principal: Principal, lotId: string, input: SetAvailabilityInput): Promise<LotAvailability>;
 }
 
+/** "No such lot", with a hint when the id is not even the shape of a lot id (a frontend written for other ids). */
+export function lotNotFound(lotId: string): NotFoundError {
+  return new NotFoundError(`Parking lot ${lotId} does not exist${isUuid(lotId) ? '' : ' (lot ids are uuids)'}`);
+}
+
 export function createParkingService(deps: { calls: UserCalls; dispatcher: EventDispatcher }): ParkingService {
   const { calls, dispatcher } = deps;
 
@@ -24,13 +29,14 @@ export function createParkingService(deps: { calls: UserCalls; dispatcher: Event
   return {
     async availability(principal, lotId) {
       const found = await lots(principal, lotId ?? null);
-      if (lotId && found.length === 0) throw new NotFoundError(`Parking lot ${lotId} does not exist`);
+      if (lotId && found.length === 0) throw lotNotFound(lotId);
       return { lots: found, timestamp: new Date().toISOString() };
     },
 
     lotExists: async (principal, lotId) => (await lots(principal, lotId)).length === 1,
 
     async setAvailability(principal, lotId, input) {
+      if (!isUuid(lotId)) throw lotNotFound(lotId);
       // The change and its parking_updated event commit together; the event is emitted after.
       const result = (await calls.call(principal, 'set_lot_availability', {
         p_lot_id: lotId,

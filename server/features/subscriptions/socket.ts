@@ -1,9 +1,9 @@
 import { handshakeResumeSchema, subscribeSchema, unsubscribeSchema, type ReplayInfo, type SubscribeInput, type SubscribeReply } from '../../contract/index.js';
 import { replayRoom, type ReplayDeps } from '../../outbox/replay.js';
-import { NotFoundError, toClientError } from '../../platform/errors.js';
+import { toClientError } from '../../platform/errors.js';
 import { on, takeTokens, type HandlerContext, type SocketFeature } from '../../platform/socket/handle.js';
 import type { IoSocket } from '../../platform/socket/types.js';
-import type { ParkingService } from '../parking/service.js';
+import { lotNotFound, type ParkingService } from '../parking/service.js';
 import { authorizeRoom, roomOrThrow } from './authorize.js';
 
 export interface SubscriptionDeps {
@@ -19,7 +19,7 @@ export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
     const principal = socket.data.principal;
     authorizeRoom(principal, room);
     if (room.kind === 'parking_lot' && !(await deps.parking.lotExists(principal, room.id))) {
-      throw new NotFoundError(`Parking lot ${room.id} does not exist`);
+      throw lotNotFound(room.id);
     }
     await socket.join(room.name);
     if (input.last_seq === undefined) return { room: room.name };
