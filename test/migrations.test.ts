@@ -11,11 +11,20 @@ import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadMigrationFiles } from 'postgres-migrations';
-import { MIGRATIONS_DIR, runMigrations } from '../server/db/migrate.js';
+import { MigrationError, MIGRATIONS_DIR, runMigrations } from '../server/db/migrate.js';
 import { uniqueName, withDatabase } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
 
 const logger = pino({ level: 'silent' });
+/** What spotcast 0.1's runner recorded: id, name, sha1 of file name and content. */
+const V01_MIGRATIONS: [number, string, string][] = [
+  [1, 'supabase_compat', '3aa411dd2be7a32d2590b1bc8e5b6e011578a43a'],
+  [2, 'parking_lots', '202f9a0843c47222c15e91f9e9acd6b9a9c6e2a2'],
+  [3, 'realtime_logs', '1a4dd4e148014270ab788e01573b191436439da2'],
+  [4, 'notifications', '6c4d1d1b6a560fc60062f66fa87269402ef87afc'],
+  [5, 'event_log', '497eb463e3db7ad8b48f2e33d4bd04e2f35a37fa'],
+  [6, 'bookings', '35d90a11a2dba34c81154526a54f40d192e03271'],
+];
 const RUNNER_TABLE_FILE = '0_create-migrations-table.sql';
 const sqlFiles = () => readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
 
@@ -92,6 +101,7 @@ describe('migrations', () => {
         // What a Supabase project has before our first migration: the auth schema and its
         // functions owned by the auth service's role, and the storage API's own runner table.
         await c.query(`create schema auth authorization ${r}`);
+        await c.query('grant usage on schema auth to anon, authenticated, service_role');
         await c.query(`set role ${r}`);
         await c.query(`
           create function auth.uid() returns uuid language sql stable as $$
@@ -187,6 +197,31 @@ describe('migrations', () => {
     // Control: with the edit undone, the same folder applies the new file and only that.
     writeFileSync(path.join(dir, edited), originalText);
     assert.deepEqual(await runMigrations(url, logger, dir), [next]);
+  });
+
+  it('a database migrated by spotcast 0.1 is refused with what to do, and nothing is applied', async () => {
+    const url = await freshDatabase('spotcast_mig_v01');
+    // public.migrations exactly as spotcast 0.1 left it (its files' names and hashes).
+    const [runnerTable] = await loadMigrationFiles(MIGRATIONS_DIR);
+    await withClient(url, async (c) => {
+      await c.query(`create table public.migrations (id integer primary key, name varchar(100) unique not null,
+        hash varchar(40) not null, executed_at timestamp default current_timestamp)`);
+      await c.query('insert into public.migrations (id, name, hash) values ($1, $2, $3)', [0, runnerTable!.name, runnerTable!.hash]);
+      for (const [id, name, hash] of V01_MIGRATIONS) await c.query('insert into public.migrations (id, name, hash) values ($1, $2, $3)', [id, name, hash]);
+    });
+    await assert.rejects(runMigrations(url, logger), (err: Error) => {
+      assert.ok(err instanceof MigrationError, `a MigrationError, not: ${err.message}`);
+      assert.doesNotMatch(err.message, /Hashes don't match/);
+      for (const expected of ['002_parking_lots', '006_bookings', 'spotcast 0.2 re-baselined', '.data/postgres', 'recreate the schema']) {
+        assert.ok(err.message.includes(expected), `the message says ${expected}: ${err.message}`);
+      }
+      return true;
+    });
+    assert.deepEqual(await appliedIds(url), [0, 1, 2, 3, 4, 5, 6]);
+    await withClient(url, async (c) => {
+      const { rows } = await c.query(`select to_regclass('public.event_log') as t, to_regclass('public.spotcast_settings') as s`);
+      assert.deepEqual(rows, [{ t: null, s: null }]);
+    });
   });
 
   it('migration files are numbered consecutively from 001', async () => {

@@ -3,6 +3,8 @@
 -- it dispatched, and a sweeper re-emits what a dead node left behind. Each event belongs to one
 -- stream (a room: `parking_lot:<id>` or `user:<id>`) with a gap-free sequence number, so a client
 -- can drop duplicates and notice gaps.
+--
+-- Retention (cleanup_event_log) sits here too: recovery replays only what the log keeps.
 
 create table public.stream_sequences (
   stream text primary key,
@@ -29,21 +31,22 @@ alter table public.stream_sequences enable row level security;
 alter table public.event_log enable row level security;
 
 -- Lot streams carry availability only (public to signed-in users); a user stream is its user's.
+-- `(select …)` makes the claims one evaluation per query instead of one per row.
 create policy event_log_read on public.event_log for select to authenticated
-  using (stream like 'parking\_lot:%' or stream = 'user:' || auth.uid()::text or public.is_admin());
+  using (stream like 'parking\_lot:%' or stream = 'user:' || (select auth.uid())::text or (select public.is_admin()));
 
 -- The head of each stream, readable on the same terms (replay runs as the caller).
 create policy stream_sequences_read on public.stream_sequences for select to authenticated
-  using (stream like 'parking\_lot:%' or stream = 'user:' || auth.uid()::text or public.is_admin());
+  using (stream like 'parking\_lot:%' or stream = 'user:' || (select auth.uid())::text or (select public.is_admin()));
 
-revoke all on public.stream_sequences, public.event_log from anon, authenticated;
+revoke all on public.stream_sequences, public.event_log, public.event_log_id_seq from anon, authenticated;
 grant select on public.event_log, public.stream_sequences to authenticated;
 grant all on public.stream_sequences, public.event_log to service_role;
 
 -- Appends one event with the next number of its stream. The stream row lock orders appends per
--- stream. Private: only the security-definer functions below call it, so no API caller can forge
--- an event that the server would then broadcast.
-create or replace function public.append_event(
+-- stream. Private: only the functions of later files call it, so no API caller can forge an event
+-- that the server would then broadcast.
+create function public.append_event(
   p_stream text, p_event text, p_rooms text[], p_payload jsonb, p_actor uuid
 ) returns jsonb
 language plpgsql
@@ -68,40 +71,33 @@ $$;
 revoke execute on function public.append_event(text, text, text[], jsonb, uuid) from public, anon, authenticated;
 grant execute on function public.append_event(text, text, text[], jsonb, uuid) to service_role;
 
--- The parking_updated event of a lot: its availability now, emitted to the lot, to everyone
--- watching all lots, and to admins.
-create or replace function public.append_lot_event(p_lot_id uuid, p_action text, p_actor uuid)
-returns jsonb
-language sql
-set search_path = ''
-as $$
-  select public.append_event(
-    'parking_lot:' || p_lot_id, 'parking_updated',
-    array['parking_lot:' || p_lot_id, 'parking_updates', 'admin'],
-    to_jsonb(a) || jsonb_build_object('action', p_action, 'timestamp', clock_timestamp()),
-    p_actor)
-  from public.lot_availability(p_lot_id) a
-$$;
-revoke execute on function public.append_lot_event(uuid, text, uuid) from public, anon, authenticated;
-grant execute on function public.append_lot_event(uuid, text, uuid) to service_role;
-
--- A stored notification for a user, and its live event on the user's stream.
-create or replace function public.append_notification(
-  p_user_id uuid, p_title text, p_message text, p_type text, p_data jsonb, p_actor uuid
-) returns jsonb
+-- Retention: dispatched events older than the given age go, in bounded chunks so that a large
+-- backlog does not hold long locks. Undispatched ones stay whatever their age (the sweeper owes
+-- them to clients). Returns how many went.
+create function public.cleanup_event_log(p_older_than interval, p_chunk integer default 10000)
+returns bigint
 language plpgsql
 set search_path = ''
 as $$
 declare
-  n public.notifications;
+  total bigint := 0;
+  n bigint;
 begin
-  insert into public.notifications (user_id, title, message, type, data)
-  values (p_user_id, p_title, p_message, p_type, coalesce(p_data, '{}'::jsonb))
-  returning * into n;
-  return public.append_event('user:' || p_user_id, 'notification', array['user:' || p_user_id],
-    jsonb_build_object('id', n.id, 'title', n.title, 'message', n.message, 'type', n.type,
-                       'data', n.data, 'timestamp', n.created_at), p_actor);
+  if p_older_than is null or p_older_than < interval '1 hour' then
+    raise exception 'Refusing to delete events younger than an hour' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  if p_chunk is null or p_chunk < 1 then
+    raise exception 'p_chunk must be at least 1' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  loop
+    delete from public.event_log where id in (
+      select id from public.event_log where created_at < now() - p_older_than and dispatched_at is not null limit p_chunk);
+    get diagnostics n = row_count;
+    total := total + n;
+    exit when n < p_chunk;
+  end loop;
+  return total;
 end
 $$;
-revoke execute on function public.append_notification(uuid, text, text, text, jsonb, uuid) from public, anon, authenticated;
-grant execute on function public.append_notification(uuid, text, text, text, jsonb, uuid) to service_role;
+revoke execute on function public.cleanup_event_log(interval, integer) from public, anon, authenticated;
+grant execute on function public.cleanup_event_log(interval, integer) to service_role;

@@ -36,11 +36,12 @@ alter table public.realtime_connection_log enable row level security;
 alter table public.realtime_event_log enable row level security;
 
 create policy connection_log_read on public.realtime_connection_log for select to authenticated
-  using (user_id = auth.uid() or public.is_admin());
+  using (user_id = (select auth.uid()) or (select public.is_admin()));
 create policy event_log_read on public.realtime_event_log for select to authenticated
-  using (user_id = auth.uid() or public.is_admin());
+  using (user_id = (select auth.uid()) or (select public.is_admin()));
 
-revoke all on public.realtime_connection_log, public.realtime_event_log from anon, authenticated;
+revoke all on public.realtime_connection_log, public.realtime_event_log,
+  public.realtime_connection_log_id_seq, public.realtime_event_log_id_seq from anon, authenticated;
 grant select on public.realtime_connection_log, public.realtime_event_log to authenticated;
 grant all on public.realtime_connection_log, public.realtime_event_log to service_role;
 
@@ -70,11 +71,12 @@ select coalesce(c.day, e.day) as day,
        e.avg_event_ms
 from c full join e on e.day = c.day;
 
+revoke all on public.realtime_daily_stats from anon, authenticated;
 grant select on public.realtime_daily_stats to authenticated, service_role;
 
 -- Retention: delete log rows older than the given age, in bounded chunks so that a large
 -- backlog does not hold long locks. Returns how many rows went from each table.
-create or replace function public.cleanup_realtime_logs(p_older_than interval, p_chunk integer default 10000)
+create function public.cleanup_realtime_logs(p_older_than interval, p_chunk integer default 10000)
 returns jsonb
 language plpgsql
 set search_path = ''
