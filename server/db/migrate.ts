@@ -2,8 +2,10 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadMigrationFiles, migrate } from 'postgres-migrations';
 import type { Logger } from '../logger.js';
+import { clientQuery, cliState, listCliMigrations, missingMessage, readCliHistory, SUPABASE_MIGRATIONS_DIR, type CliMigration } from './supabase-migrations.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+export { SUPABASE_MIGRATIONS_DIR };
 
 /** A database the server must not start on, with what to do about it. */
 export class MigrationError extends Error {
@@ -11,15 +13,29 @@ export class MigrationError extends Error {
 }
 
 /**
- * Applies the SQL files in migrations/ in order, each in its own transaction, under an advisory
- * lock (several nodes may start at once), or refuses with a message that says what to do.
- * postgres-migrations records each applied file with a hash and refuses to continue when an
- * applied file was edited.
+ * Brings the database to the folder's migrations, or refuses with a message that says what to do.
+ *
+ * A database whose spotcast migrations Supabase's CLI applied (`supabase db push`) belongs to the
+ * CLI: nothing is applied here, only checked to be complete. Anywhere else the SQL files in
+ * migrations/ are applied in order, each in its own transaction, under an advisory lock (several
+ * nodes may start at once); postgres-migrations records each with a hash and refuses to continue
+ * when an applied file was edited.
  */
-export async function runMigrations(databaseUrl: string, logger: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function runMigrations(
+  databaseUrl: string,
+  logger: Logger,
+  dir = MIGRATIONS_DIR,
+  supabaseDir = SUPABASE_MIGRATIONS_DIR,
+): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'spotcast-migrate' });
   await client.connect();
   try {
+    const cli = cliState(listCliMigrations(supabaseDir), await readCliHistory(clientQuery(client)));
+    if (cli.managed) {
+      if (cli.missing.length > 0) throw new MigrationError(missingMessage(cli.missing));
+      logger.info('migrations: applied by the Supabase CLI, all present; nothing to do');
+      return [];
+    }
     await ensureMigrationsTable(client);
     await refuseOtherLayouts(client, dir);
     const applied = await migrate({ client }, dir, {
@@ -123,14 +139,30 @@ async function refuseOtherLayouts(client: pg.Client, dir: string): Promise<void>
   );
 }
 
-/** The newest migration in the folder and the newest applied one; readiness wants them equal. */
-let latestInFolder: Promise<number> | undefined;
+export interface MigrationStatus {
+  /** Who applies spotcast's migrations to this database. */
+  appliedBy: 'spotcast' | 'supabase-cli';
+  latest: number;
+  applied: number;
+  current: boolean;
+}
 
-export async function migrationStatus(query: (sql: string) => Promise<{ rows: { id: number }[] }>) {
-  // The folder does not change while the process runs: read and hash it once, not per probe.
+type Query = (sql: string) => Promise<{ rows: object[] }>;
+
+// The folders do not change while the process runs: read (and hash) them once, not per probe.
+let latestInFolder: Promise<number> | undefined;
+let cliFolder: CliMigration[] | undefined;
+
+/** For the readiness check: the newest migration in the folder and the newest applied one. */
+export async function migrationStatus(query: Query): Promise<MigrationStatus> {
+  cliFolder ??= listCliMigrations();
+  const cli = cliState(cliFolder, await readCliHistory(query));
+  if (cli.managed) {
+    return { appliedBy: 'supabase-cli', latest: cliFolder.length, applied: cli.appliedInOrder, current: cli.missing.length === 0 };
+  }
   latestInFolder ??= loadMigrationFiles(MIGRATIONS_DIR).then((files) => Math.max(...files.map((f) => f.id)));
   const latest = await latestInFolder;
   const { rows } = await query('select coalesce(max(id), -1) as id from public.migrations');
-  const applied = Number(rows[0]?.id ?? -1);
-  return { latest, applied, current: applied >= latest };
+  const applied = Number((rows[0] as { id?: number } | undefined)?.id ?? -1);
+  return { appliedBy: 'spotcast', latest, applied, current: applied >= latest };
 }
