@@ -28,16 +28,18 @@ export interface SupabaseDatabase {
 
 export { withClient };
 
+/** On the run's Postgres, dropped by dropSupabaseDatabases. */
 const created: string[] = [];
 
-export async function createSupabaseDatabase(prefix: string): Promise<SupabaseDatabase> {
+/** A new database in the run's Postgres, or in the cluster of `clusterAdminUrl` (a suite's own). */
+export async function createSupabaseDatabase(prefix: string, clusterAdminUrl?: string): Promise<SupabaseDatabase> {
   const name = uniqueName(prefix);
-  await withClient(testEnv().adminUrl, async (c) => {
+  await withClient(clusterAdminUrl ?? testEnv().adminUrl, async (c) => {
     await c.query(fixture('roles.sql'));
     await c.query(`create database ${c.escapeIdentifier(name)} owner ${c.escapeIdentifier(MIGRATION_OWNER)}`);
   });
-  created.push(name);
-  const adminUrl = withDatabase(testEnv().adminUrl, name);
+  if (!clusterAdminUrl) created.push(name);
+  const adminUrl = withDatabase(clusterAdminUrl ?? testEnv().adminUrl, name);
   await withClient(adminUrl, (c) => c.query(fixture('database.sql')));
   return { name, adminUrl, ownerUrl: loginUrl(adminUrl, MIGRATION_OWNER), authenticatorUrl: loginUrl(adminUrl, 'authenticator') };
 }
