@@ -76,8 +76,10 @@ describe('on a database prepared like Supabase’s', () => {
         if (expected) assert.deepEqual(applied, expected);
         else assert.equal(applied.length, listCliMigrations().length + 1, applied.join(', '));
         assert.deepEqual(await apply(db), []);
-        const { rows } = await withClient(db.ownerUrl, (c) => c.query('select rolsuper from pg_roles where rolname = current_user'));
-        assert.deepEqual(rows, [{ rolsuper: false }]);
+        const { rows } = await withClient(db.ownerUrl, (c) =>
+          c.query(`select rolsuper, has_schema_privilege('auth', 'create') as create_in_auth from pg_roles where rolname = current_user`),
+        );
+        assert.deepEqual(rows, [{ rolsuper: false, create_in_auth: false }]);
       });
 
       it('leaves the auth service’s functions and storage’s runner table as they were', async () => {
