@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -52,8 +52,8 @@ describe('spotcast on a database the Supabase CLI migrated', () => {
 
     await assert.rejects(runMigrations(db.ownerUrl, logger), (err: Error) => {
       assert.ok(err instanceof MigrationError, err.message);
-      for (const m of CLI_FILES.slice(6)) assert.ok(err.message.includes(m.file), `names ${m.file}: ${err.message}`);
-      for (const m of CLI_FILES.slice(0, 6)) assert.ok(!err.message.includes(m.file), `does not name the applied ${m.file}`);
+      for (const m of CLI_FILES.slice(6)) assert.ok(err.message.includes(m.name), `names ${m.name}: ${err.message}`);
+      for (const m of CLI_FILES.slice(0, 6)) assert.ok(!err.message.includes(m.name), `does not name the applied ${m.name}`);
       assert.match(err.message, /supabase db push/);
       return true;
     });
@@ -63,6 +63,18 @@ describe('spotcast on a database the Supabase CLI migrated', () => {
     assert.deepEqual(await supabaseDbPush(db.ownerUrl, SUPABASE_MIGRATIONS_DIR), CLI_FILES.slice(6).map((m) => m.file));
     assert.deepEqual(await runMigrations(db.ownerUrl, logger), []);
     assert.equal((await statusOf(db)).current, true);
+  });
+
+  it('a CLI history holding only the project’s own migrations leaves spotcast’s runner in charge', async function () {
+    this.timeout(60_000);
+    const db = await createSupabaseDatabase('spotcast_cli_own');
+    const own = mkdtempSync(path.join(tmpdir(), 'spotcast-cli-own-'));
+    dirs.push(own);
+    writeFileSync(path.join(own, '20250101000000_profiles.sql'), 'create table public.profiles (id uuid primary key);\nalter table public.profiles enable row level security;\n');
+    await supabaseDbPush(db.ownerUrl, own);
+    const applied = await runMigrations(db.ownerUrl, logger);
+    assert.equal(applied.length, CLI_FILES.length + 1);
+    assert.deepEqual(await statusOf(db), { appliedBy: 'spotcast', latest: CLI_FILES.length, applied: CLI_FILES.length, current: true });
   });
 
   describe('a server started on it (DATABASE_URL as the migration owner, JWT_ROLE_CLAIM=claims.app_role)', () => {

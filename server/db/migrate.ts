@@ -1,8 +1,9 @@
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadMigrationFiles, migrate } from 'postgres-migrations';
 import type { Logger } from '../logger.js';
-import { clientQuery, cliState, listCliMigrations, missingMessage, readCliHistory, SUPABASE_MIGRATIONS_DIR, type CliMigration } from './supabase-migrations.js';
+import { clientQuery, cliState, missingMessage, readCliHistory, SUPABASE_MIGRATIONS_DIR } from './supabase-migrations.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
 export { SUPABASE_MIGRATIONS_DIR };
@@ -21,16 +22,11 @@ export class MigrationError extends Error {
  * nodes may start at once); postgres-migrations records each with a hash and refuses to continue
  * when an applied file was edited.
  */
-export async function runMigrations(
-  databaseUrl: string,
-  logger: Logger,
-  dir = MIGRATIONS_DIR,
-  supabaseDir = SUPABASE_MIGRATIONS_DIR,
-): Promise<string[]> {
+export async function runMigrations(databaseUrl: string, logger: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'spotcast-migrate' });
   await client.connect();
   try {
-    const cli = cliState(listCliMigrations(supabaseDir), await readCliHistory(clientQuery(client)));
+    const cli = cliState(migrationNames(dir), await readCliHistory(clientQuery(client)));
     if (cli.managed) {
       if (cli.missing.length > 0) throw new MigrationError(missingMessage(cli.missing));
       logger.info('migrations: applied by the Supabase CLI, all present; nothing to do');
@@ -50,6 +46,14 @@ export async function runMigrations(
   } finally {
     await client.end();
   }
+}
+
+/** The folder's migrations by name (file name without `.sql`), in order. */
+function migrationNames(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => f.slice(0, -'.sql'.length));
 }
 
 // postgres-migrations' own advisory lock key, so these steps are serialised with its runs.
@@ -151,14 +155,14 @@ type Query = (sql: string) => Promise<{ rows: object[] }>;
 
 // The folders do not change while the process runs: read (and hash) them once, not per probe.
 let latestInFolder: Promise<number> | undefined;
-let cliFolder: CliMigration[] | undefined;
+let names: string[] | undefined;
 
 /** For the readiness check: the newest migration in the folder and the newest applied one. */
 export async function migrationStatus(query: Query): Promise<MigrationStatus> {
-  cliFolder ??= listCliMigrations();
-  const cli = cliState(cliFolder, await readCliHistory(query));
+  names ??= migrationNames(MIGRATIONS_DIR);
+  const cli = cliState(names, await readCliHistory(query));
   if (cli.managed) {
-    return { appliedBy: 'supabase-cli', latest: cliFolder.length, applied: cli.appliedInOrder, current: cli.missing.length === 0 };
+    return { appliedBy: 'supabase-cli', latest: names.length, applied: cli.appliedInOrder, current: cli.missing.length === 0 };
   }
   latestInFolder ??= loadMigrationFiles(MIGRATIONS_DIR).then((files) => Math.max(...files.map((f) => f.id)));
   const latest = await latestInFolder;

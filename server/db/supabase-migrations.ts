@@ -53,25 +53,29 @@ export async function readCliHistory(query: Query): Promise<CliHistoryRow[] | un
 export interface CliState {
   /** The CLI applied at least one of spotcast's migrations: the CLI, not spotcast's runner, owns this schema. */
   managed: boolean;
-  /** spotcast's migrations the history lacks (by version and name), in order. */
-  missing: CliMigration[];
+  /** spotcast's migrations the history lacks, in order. */
+  missing: string[];
   /** How many of spotcast's migrations, from the first, are applied without a gap. */
   appliedInOrder: number;
 }
 
-export function cliState(expected: CliMigration[], history: CliHistoryRow[] | undefined): CliState {
-  const recorded = new Map((history ?? []).map((r) => [r.version, r.name]));
-  const managed = expected.some((m) => recorded.has(m.version));
-  const missing = expected.filter((m) => recorded.get(m.version) !== m.name);
-  const firstGap = expected.findIndex((m) => recorded.get(m.version) !== m.name);
-  return { managed, missing, appliedInOrder: firstGap === -1 ? expected.length : firstGap };
+/**
+ * spotcast's migrations in the CLI's history, by the name the CLI records: the migrations/ file
+ * name without `.sql` (`npm run supabase:sync` names them so). By name, not version, so that the
+ * server needs only migrations/ at run time, not the generated folder.
+ */
+export function cliState(expected: string[], history: CliHistoryRow[] | undefined): CliState {
+  const recorded = new Set((history ?? []).map((r) => r.name));
+  const missing = expected.filter((name) => !recorded.has(name));
+  const firstGap = expected.findIndex((name) => !recorded.has(name));
+  return { managed: missing.length < expected.length, missing, appliedInOrder: firstGap === -1 ? expected.length : firstGap };
 }
 
-export function missingMessage(missing: CliMigration[]): string {
+export function missingMessage(missing: string[]): string {
   return (
-    `The Supabase CLI applied spotcast's migrations to this database, but not all of them: missing ${missing.map((m) => m.file).join(', ')}. ` +
-    'spotcast does not apply migrations to a database the CLI manages. From the repository root run ' +
-    '`supabase link --project-ref <ref>` (once) and `supabase db push`, then start the server again.'
+    `The Supabase CLI applied spotcast's migrations to this database, but not all of them: missing ${missing.join(', ')} ` +
+    '(supabase/migrations/<version>_<name>.sql). spotcast does not apply migrations to a database the CLI manages. ' +
+    'From the repository root run `supabase link --project-ref <ref>` (once) and `supabase db push`, then start the server again.'
   );
 }
 
