@@ -1,5 +1,6 @@
--- What Supabase already has, created only where it is missing, so that every later file runs
--- unchanged on Supabase and on plain Postgres. Nothing here replaces an existing object.
+-- What Supabase already has, created only where it is missing (the API roles, the `auth` schema
+-- and its functions), so that every later file runs unchanged on Supabase and on plain Postgres;
+-- and is_admin(), with the setting that says where the admin role sits in the JWT.
 
 do $$
 begin
@@ -19,60 +20,77 @@ begin
 end
 $$;
 
-create schema if not exists auth;
-grant usage on schema auth to anon, authenticated, service_role;
-
--- Same definitions as Supabase's: the claims come from `request.jwt.claims`, set per transaction.
+-- On Supabase the schema belongs to the auth service and is left alone; elsewhere it is created
+-- with Supabase's definitions: the claims come from `request.jwt.claims`, set per transaction.
 do $$
 begin
-  if not exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-                 where n.nspname = 'auth' and p.proname = 'jwt') then
-    execute $f$
-      create function auth.jwt() returns jsonb language sql stable as $b$
-        select coalesce(
-          nullif(current_setting('request.jwt.claim', true), ''),
-          nullif(current_setting('request.jwt.claims', true), '')
-        )::jsonb
-      $b$ $f$;
+  if not exists (select 1 from pg_namespace where nspname = 'auth') then
+    create schema auth;
+    grant usage on schema auth to anon, authenticated, service_role;
   end if;
-  if not exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-                 where n.nspname = 'auth' and p.proname = 'uid') then
-    execute $f$
-      create function auth.uid() returns uuid language sql stable as $b$
-        select coalesce(
-          nullif(current_setting('request.jwt.claim.sub', true), ''),
-          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-        )::uuid
-      $b$ $f$;
+  if to_regprocedure('auth.jwt()') is null then
+    create function auth.jwt() returns jsonb language sql stable as $b$
+      select coalesce(
+        nullif(current_setting('request.jwt.claim', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')
+      )::jsonb
+    $b$;
   end if;
-  if not exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-                 where n.nspname = 'auth' and p.proname = 'role') then
-    execute $f$
-      create function auth.role() returns text language sql stable as $b$
-        select coalesce(
-          nullif(current_setting('request.jwt.claim.role', true), ''),
-          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
-        )::text
-      $b$ $f$;
+  if to_regprocedure('auth.uid()') is null then
+    create function auth.uid() returns uuid language sql stable as $b$
+      select coalesce(
+        nullif(current_setting('request.jwt.claim.sub', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+      )::uuid
+    $b$;
+  end if;
+  if to_regprocedure('auth.role()') is null then
+    create function auth.role() returns text language sql stable as $b$
+      select coalesce(
+        nullif(current_setting('request.jwt.claim.role', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+      )::text
+    $b$;
   end if;
 end
 $$;
 
--- The migration runner's own table sits in `public`, which Supabase exposes over its HTTP API:
--- lock it away from API roles.
-alter table public.migrations enable row level security;
-revoke all on public.migrations from anon, authenticated;
+-- Where the application role (user/admin) sits in the JWT: a claim only the service can set.
+-- The server writes its JWT_ROLE_CLAIM here at start, so that is_admin() agrees with it also when
+-- supabase-js calls the functions through PostgREST, where no per-transaction setting exists.
+create table public.spotcast_settings (
+  id boolean primary key default true check (id),
+  role_claim_path text not null default 'app_metadata.role'
+    check (role_claim_path ~ '^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$'),
+  updated_at timestamptz not null default now()
+);
+insert into public.spotcast_settings default values;
+alter table public.spotcast_settings enable row level security;
+revoke all on public.spotcast_settings from anon, authenticated;
+grant all on public.spotcast_settings to service_role;
 
--- The application role (user/admin) is a claim only the service can set. Its path is
--- `app_metadata.role` unless the server says otherwise for its own transactions.
-create or replace function public.is_admin() returns boolean
-language sql stable
+create function public.configure_role_claim(p_path text) returns void
+language sql
+set search_path = ''
+as $$
+  update public.spotcast_settings set role_claim_path = p_path, updated_at = now()
+$$;
+revoke execute on function public.configure_role_claim(text) from public, anon, authenticated;
+grant execute on function public.configure_role_claim(text) to service_role;
+
+-- The claim path is the per-transaction `spotcast.role_claim_path` when the server set one, else
+-- the stored setting. Security definer so that callers need no privilege on the settings table.
+create function public.is_admin() returns boolean
+language sql stable security definer
 set search_path = ''
 as $$
   select coalesce(
-    auth.jwt() #>> string_to_array(
-      coalesce(nullif(current_setting('spotcast.role_claim_path', true), ''), 'app_metadata.role'), '.'
-    ) = 'admin',
+    auth.jwt() #>> string_to_array(coalesce(
+      nullif(current_setting('spotcast.role_claim_path', true), ''),
+      (select s.role_claim_path from public.spotcast_settings s),
+      'app_metadata.role'), '.') = 'admin',
     false
   )
 $$;
+revoke execute on function public.is_admin() from public, anon;
+grant execute on function public.is_admin() to authenticated, service_role;

@@ -212,6 +212,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     sweeper,
     scheduler,
     async start() {
+      // is_admin() reads this path when supabase-js calls the functions (no per-transaction setting there).
+      await db.statementAsSystem('select public.configure_role_claim($1)', [config.jwt.roleClaimPath.join('.')]);
       await bookings.jobs.configure(config.bookings);
       await scheduler.start(jobHandlers);
       periodic.start(jobHandlers);

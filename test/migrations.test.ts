@@ -1,40 +1,37 @@
 /**
- * The migration runner against real, throwaway databases: idempotence, a Supabase-like database
- * (its own `auth` functions and `storage.migrations`), refusal of an edited applied file, and the
- * static rules every migration file follows.
+ * The migration runner against real, throwaway plain-Postgres databases: idempotence, concurrent
+ * runners, refusal of an edited applied file and of a 0.1 database, and the static rules every
+ * migration file follows. On a database prepared like Supabase's: supabase-database.test.ts and
+ * supabase-runner.test.ts.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
 import { loadMigrationFiles } from 'postgres-migrations';
-import { MIGRATIONS_DIR, runMigrations } from '../server/platform/db/migrate.js';
-import { uniqueName, withDatabase } from './helpers/env.js';
+import { MigrationError, MIGRATIONS_DIR, migrationStatus, runMigrations } from '../server/platform/db/migrate.js';
+import { uniqueName, withClient, withDatabase } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
 
 const logger = pino({ level: 'silent' });
+/** What spotcast 0.1's runner recorded: id, name, sha1 of file name and content. */
+const V01_MIGRATIONS: [number, string, string][] = [
+  [1, 'supabase_compat', '3aa411dd2be7a32d2590b1bc8e5b6e011578a43a'],
+  [2, 'parking_lots', '202f9a0843c47222c15e91f9e9acd6b9a9c6e2a2'],
+  [3, 'realtime_logs', '1a4dd4e148014270ab788e01573b191436439da2'],
+  [4, 'notifications', '6c4d1d1b6a560fc60062f66fa87269402ef87afc'],
+  [5, 'event_log', '497eb463e3db7ad8b48f2e33d4bd04e2f35a37fa'],
+  [6, 'bookings', '35d90a11a2dba34c81154526a54f40d192e03271'],
+];
 const RUNNER_TABLE_FILE = '0_create-migrations-table.sql';
 const sqlFiles = () => readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 const appliedIds = (url: string) =>
   withClient(url, async (c) => (await c.query<{ id: number }>('select id from public.migrations order by id')).rows.map((r) => r.id));
 
 describe('migrations', () => {
   const databases: string[] = [];
-  const roles: string[] = [];
   const dirs: string[] = [];
 
   async function freshDatabase(prefix: string): Promise<string> {
@@ -48,7 +45,6 @@ describe('migrations', () => {
     this.timeout(60_000);
     await withClient(testEnv().adminUrl, async (c) => {
       for (const name of databases) await c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`);
-      for (const role of roles) await c.query(`drop role if exists ${c.escapeIdentifier(role)}`);
     });
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
@@ -60,6 +56,8 @@ describe('migrations', () => {
     const second = await runMigrations(url, logger);
     assert.deepEqual(second, []);
     assert.deepEqual(await appliedIds(url), [0, ...sqlFiles().map((_, i) => i + 1)]);
+    const status = await withClient(url, (c) => migrationStatus((sql) => c.query(sql)));
+    assert.deepEqual(status, { appliedBy: 'spotcast', latest: sqlFiles().length, applied: sqlFiles().length, current: true });
   });
 
   it('two runners at once (several nodes starting) apply each file exactly once', async () => {
@@ -68,94 +66,6 @@ describe('migrations', () => {
     const lengths = results.map((r) => r.length).sort((a, b) => a - b);
     assert.deepEqual(lengths, [0, sqlFiles().length + 1]);
     assert.deepEqual(await appliedIds(url), [0, ...sqlFiles().map((_, i) => i + 1)]);
-  });
-
-  describe('on a Supabase-like database', () => {
-    const owner = `supabase_auth_admin_${randomBytes(4).toString('hex')}`;
-    let url: string;
-    const authFunctions = (c: pg.Client) =>
-      c
-        .query<{ oid: number; proname: string; owner: string; prosrc: string }>(
-          `select p.oid, p.proname, pg_get_userbyid(p.proowner) as owner, p.prosrc
-             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-            where n.nspname = 'auth' order by p.proname`,
-        )
-        .then((r) => r.rows);
-    let original: Awaited<ReturnType<typeof authFunctions>>;
-
-    before(async () => {
-      url = await freshDatabase('spotcast_mig_supabase');
-      await withClient(testEnv().adminUrl, (c) => c.query(`create role ${c.escapeIdentifier(owner)} nologin noinherit`));
-      roles.push(owner);
-      await withClient(url, async (c) => {
-        const r = c.escapeIdentifier(owner);
-        // What a Supabase project has before our first migration: the auth schema and its
-        // functions owned by the auth service's role, and the storage API's own runner table.
-        await c.query(`create schema auth authorization ${r}`);
-        await c.query(`set role ${r}`);
-        await c.query(`
-          create function auth.uid() returns uuid language sql stable as $$
-            -- supabase original
-            select coalesce(
-              nullif(current_setting('request.jwt.claim.sub', true), ''),
-              (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-            )::uuid
-          $$`);
-        await c.query(`
-          create function auth.jwt() returns jsonb language sql stable as $$
-            -- supabase original
-            select coalesce(
-              nullif(current_setting('request.jwt.claim', true), ''),
-              nullif(current_setting('request.jwt.claims', true), '')
-            )::jsonb
-          $$`);
-        await c.query('reset role');
-        await c.query('create schema storage');
-        await c.query(`create table storage.migrations (
-          id integer primary key, name varchar(100) unique not null, hash varchar(40) not null,
-          executed_at timestamp default current_timestamp)`);
-        await c.query(`insert into storage.migrations (id, name, hash) values (0, 'create-migrations-table', repeat('0', 40))`);
-        original = await authFunctions(c);
-      });
-      assert.deepEqual(original.map((f) => [f.proname, f.owner]), [['jwt', owner], ['uid', owner]]);
-    });
-
-    it('the migrations apply', async () => {
-      const applied = await runMigrations(url, logger);
-      assert.deepEqual(applied, [RUNNER_TABLE_FILE, ...sqlFiles()]);
-      assert.deepEqual(await runMigrations(url, logger), []);
-    });
-
-    it('auth.uid() and auth.jwt() are the same functions, owner and body unchanged; only the missing auth.role() is added', async () => {
-      const after = await withClient(url, authFunctions);
-      const byName = new Map(after.map((f) => [f.proname, f]));
-      for (const f of original) assert.deepEqual(byName.get(f.proname), f);
-      assert.deepEqual([...byName.keys()].sort(), ['jwt', 'role', 'uid']);
-      assert.match(byName.get('uid')!.prosrc, /-- supabase original/);
-    });
-
-    it('the storage API’s migrations table is left alone and ours is public.migrations', async () => {
-      await withClient(url, async (c) => {
-        const { rows } = await c.query('select id, name from storage.migrations');
-        assert.deepEqual(rows, [{ id: 0, name: 'create-migrations-table' }]);
-        const ours = await c.query(`select count(*)::int as n from public.migrations`);
-        assert.equal(ours.rows[0].n, sqlFiles().length + 1);
-      });
-    });
-
-    it('the policies work with Supabase’s own auth functions', async () => {
-      await withClient(url, async (c) => {
-        const sub = '6f1c7a52-4a0e-4d8b-9a61-3f1f1e2b7c10';
-        await c.query('begin');
-        await c.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [
-          JSON.stringify({ sub, role: 'authenticated', app_metadata: { role: 'admin' } }),
-        ]);
-        const { rows } = await c.query('select auth.uid()::text as uid, public.is_admin() as admin');
-        assert.deepEqual(rows, [{ uid: sub, admin: true }]);
-        await c.query(`insert into public.notifications (user_id, title, message) values ($1, 't', 'm')`, [sub]);
-        await c.query('rollback');
-      });
-    });
   });
 
   it('an edited, already-applied migration is refused and nothing new is applied', async () => {
@@ -187,6 +97,31 @@ describe('migrations', () => {
     // Control: with the edit undone, the same folder applies the new file and only that.
     writeFileSync(path.join(dir, edited), originalText);
     assert.deepEqual(await runMigrations(url, logger, dir), [next]);
+  });
+
+  it('a database migrated by spotcast 0.1 is refused with what to do, and nothing is applied', async () => {
+    const url = await freshDatabase('spotcast_mig_v01');
+    // public.migrations exactly as spotcast 0.1 left it (its files' names and hashes).
+    const [runnerTable] = await loadMigrationFiles(MIGRATIONS_DIR);
+    await withClient(url, async (c) => {
+      await c.query(`create table public.migrations (id integer primary key, name varchar(100) unique not null,
+        hash varchar(40) not null, executed_at timestamp default current_timestamp)`);
+      await c.query('insert into public.migrations (id, name, hash) values ($1, $2, $3)', [0, runnerTable!.name, runnerTable!.hash]);
+      for (const [id, name, hash] of V01_MIGRATIONS) await c.query('insert into public.migrations (id, name, hash) values ($1, $2, $3)', [id, name, hash]);
+    });
+    await assert.rejects(runMigrations(url, logger), (err: Error) => {
+      assert.ok(err instanceof MigrationError, `a MigrationError, not: ${err.message}`);
+      assert.doesNotMatch(err.message, /Hashes don't match/);
+      for (const expected of ['002_parking_lots', '006_bookings', 'spotcast 0.2 re-baselined', '.data/postgres', 'recreate the schema']) {
+        assert.ok(err.message.includes(expected), `the message says ${expected}: ${err.message}`);
+      }
+      return true;
+    });
+    assert.deepEqual(await appliedIds(url), [0, 1, 2, 3, 4, 5, 6]);
+    await withClient(url, async (c) => {
+      const { rows } = await c.query(`select to_regclass('public.event_log') as t, to_regclass('public.spotcast_settings') as s`);
+      assert.deepEqual(rows, [{ t: null, s: null }]);
+    });
   });
 
   it('migration files are numbered consecutively from 001', async () => {

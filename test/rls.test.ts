@@ -16,6 +16,11 @@ interface AsOptions {
   commit?: boolean;
   /** Sets `spotcast.role_claim_path` locally, as the server does for its own transactions. */
   roleClaimPath?: string;
+  /**
+   * The stored claim path (public.spotcast_settings), set in the same transaction. Default: the
+   * default path, since a test server started with another JWT_ROLE_CLAIM may have stored its own.
+   */
+  storedClaimPath?: string;
 }
 
 const userClaims = (sub: string): Claims => ({ sub, role: 'authenticated', app_metadata: { role: 'user' } });
@@ -53,6 +58,7 @@ describe('Row-Level Security (SQL, as Supabase runs it)', () => {
     const role = opts.role ?? (claims.role as Role | undefined) ?? 'authenticated';
     await db.query('begin');
     try {
+      await db.query('update public.spotcast_settings set role_claim_path = $1', [opts.storedClaimPath ?? 'app_metadata.role']);
       await db.query(`select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`, [role, JSON.stringify(claims)]);
       if (opts.roleClaimPath !== undefined) await db.query(`select set_config('spotcast.role_claim_path', $1, true)`, [opts.roleClaimPath]);
       const result = await fn(db);
@@ -467,6 +473,38 @@ describe('Row-Level Security (SQL, as Supabase runs it)', () => {
       assert.equal(await isAdmin(adminClaims(admin), 'claims.app_role'), false);
       // The setting is local: the next transaction is back to the default.
       assert.equal(await isAdmin(custom), false);
+    });
+
+    it('without the per-transaction setting (PostgREST), follows the path the server stored at start', async () => {
+      const custom = { sub: admin, role: 'authenticated', claims: { app_role: 'admin' } };
+      const isAdminStored = async (claims: Claims, storedClaimPath: string) =>
+        (await asClaims(claims, (c) => c.query('select public.is_admin() as a'), { storedClaimPath })).rows[0].a as boolean;
+      assert.equal(await isAdminStored(custom, 'claims.app_role'), true);
+      assert.equal(await isAdminStored(adminClaims(admin), 'claims.app_role'), false);
+      assert.equal(await isAdminStored(custom, 'app_metadata.role'), false);
+      // The per-transaction setting, when there is one, wins.
+      const { rows } = await asClaims(custom, (c) => c.query('select public.is_admin() as a'), {
+        storedClaimPath: 'app_metadata.role',
+        roleClaimPath: 'claims.app_role',
+      });
+      assert.equal(rows[0].a, true);
+    });
+
+    it('only the service may store the claim path; a malformed path is refused', async () => {
+      for (const claims of [userClaims(userA), adminClaims(admin)]) {
+        await assert.rejects(asClaims(claims, (c) => c.query(`select public.configure_role_claim('claims.app_role')`)), permissionDenied);
+        await assert.rejects(asClaims(claims, (c) => c.query(`update public.spotcast_settings set role_claim_path = 'x'`)), permissionDenied);
+      }
+      await assert.rejects(asClaims(ANON, (c) => c.query(`select public.configure_role_claim('x')`)), permissionDenied);
+      await assert.rejects(asClaims(SERVICE, (c) => c.query(`select public.configure_role_claim('a..b')`)), (err: { code?: string }) => {
+        assert.equal(err.code, '23514');
+        return true;
+      });
+      const stored = await asClaims(SERVICE, async (c) => {
+        await c.query(`select public.configure_role_claim('claims.app_role')`);
+        return (await c.query('select role_claim_path from public.spotcast_settings')).rows;
+      });
+      assert.deepEqual(stored, [{ role_claim_path: 'claims.app_role' }]);
     });
 
     it('the custom path drives the policies too', async () => {

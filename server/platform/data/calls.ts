@@ -23,6 +23,13 @@ export interface UserFunctions {
 }
 export type UserFunction = keyof UserFunctions;
 
+/** The same names at run time (complete: the compiler checks every key is listed). */
+export const USER_FUNCTIONS = Object.keys({
+  create_booking: 1, cancel_booking: 1, get_booking: 1, list_bookings: 1, set_lot_availability: 1, lot_availability: 1,
+  list_notifications: 1, mark_notification_read: 1, mark_all_notifications_read: 1, read_stream: 1, booking_activity: 1,
+  admin_today: 1, log_announcement: 1,
+} satisfies Record<UserFunction, 1>) as UserFunction[];
+
 /** Functions that return rows (a set) rather than one jsonb value. */
 export const SET_RETURNING: ReadonlySet<UserFunction> = new Set<UserFunction>(['lot_availability']);
 

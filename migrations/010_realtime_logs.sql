@@ -36,11 +36,12 @@ alter table public.realtime_connection_log enable row level security;
 alter table public.realtime_event_log enable row level security;
 
 create policy connection_log_read on public.realtime_connection_log for select to authenticated
-  using (user_id = auth.uid() or public.is_admin());
+  using (user_id = (select auth.uid()) or (select public.is_admin()));
 create policy event_log_read on public.realtime_event_log for select to authenticated
-  using (user_id = auth.uid() or public.is_admin());
+  using (user_id = (select auth.uid()) or (select public.is_admin()));
 
-revoke all on public.realtime_connection_log, public.realtime_event_log from anon, authenticated;
+revoke all on public.realtime_connection_log, public.realtime_event_log,
+  public.realtime_connection_log_id_seq, public.realtime_event_log_id_seq from anon, authenticated;
 grant select on public.realtime_connection_log, public.realtime_event_log to authenticated;
 grant all on public.realtime_connection_log, public.realtime_event_log to service_role;
 
@@ -70,11 +71,12 @@ select coalesce(c.day, e.day) as day,
        e.avg_event_ms
 from c full join e on e.day = c.day;
 
+revoke all on public.realtime_daily_stats from anon, authenticated;
 grant select on public.realtime_daily_stats to authenticated, service_role;
 
 -- Retention: delete log rows older than the given age, in bounded chunks so that a large
 -- backlog does not hold long locks. Returns how many rows went from each table.
-create or replace function public.cleanup_realtime_logs(p_older_than interval, p_chunk integer default 10000)
+create function public.cleanup_realtime_logs(p_older_than interval, p_chunk integer default 10000)
 returns jsonb
 language plpgsql
 set search_path = ''
@@ -113,3 +115,18 @@ $$;
 
 revoke execute on function public.cleanup_realtime_logs(interval, integer) from public, anon, authenticated;
 grant execute on function public.cleanup_realtime_logs(interval, integer) to service_role;
+
+-- Today's numbers for live stats, as the admin.
+
+-- Today's numbers for live stats (admins): the daily view's row and the admin actions so far.
+create function public.admin_today() returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select coalesce((select to_jsonb(s) from public.realtime_daily_stats s where s.day = (now() at time zone 'utc')::date), '{}'::jsonb)
+    || jsonb_build_object('admin_actions', (
+         select count(*) from public.admin_audit_log a
+          where a.occurred_at >= date_trunc('day', now() at time zone 'utc') at time zone 'utc'))
+$$;
+revoke execute on function public.admin_today() from public, anon;
+grant execute on function public.admin_today() to authenticated, service_role;
