@@ -1,0 +1,89 @@
+/**
+ * The facts the SQL and the TypeScript contract both write down — booking and payment statuses,
+ * the statuses that hold a space, the time-based transitions, the names of logged events and the
+ * room prefixes of streams — read back from the migrated database and held against
+ * server/contract/, so that neither can change without the other.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import {
+  BOOKING_STATUSES,
+  BOOKING_TRANSITIONS,
+  HOLDING_STATUSES,
+  LOGGED_EVENTS,
+  PAYMENT_STATUSES,
+  ROOM_PREFIX,
+} from '../server/contract/index.js';
+import { testEnv } from './helpers/global-setup.js';
+
+/** The quoted words of a piece of SQL: `status in ('a', 'b')` → ['a', 'b']. */
+const quoted = (sql: string): string[] => [...sql.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]!);
+const sorted = (xs: readonly string[]) => [...new Set(xs)].sort();
+
+describe('the SQL and the TypeScript contract agree', () => {
+  let client: pg.Client;
+  before(async () => {
+    client = new pg.Client({ connectionString: testEnv().databaseUrl });
+    await client.connect();
+  });
+  after(() => client.end());
+
+  const checkOf = async (table: string, column: string) => {
+    const { rows } = await client.query<{ def: string }>(
+      `select pg_get_constraintdef(c.oid) as def from pg_constraint c
+        where c.conrelid = $1::regclass and c.contype = 'c' and pg_get_constraintdef(c.oid) like '%' || $2 || '%'`,
+      [table, `(${column} = ANY`],
+    );
+    assert.equal(rows.length, 1, `one check constraint on ${table}.${column}`);
+    return quoted(rows[0]!.def);
+  };
+  const sourceOf = async (fn: string) => {
+    const { rows } = await client.query<{ src: string }>(`select prosrc as src from pg_proc where oid = $1::regproc`, [fn]);
+    return rows[0]!.src;
+  };
+
+  it('booking statuses: the check constraint of bookings.status', async () => {
+    assert.deepEqual(sorted(await checkOf('public.bookings', 'status')), sorted(BOOKING_STATUSES));
+  });
+
+  it('payment statuses: the check constraint of payments.status', async () => {
+    assert.deepEqual(sorted(await checkOf('public.payments', 'status')), sorted(PAYMENT_STATUSES));
+  });
+
+  it('the statuses that hold a space: what lot_held_now counts', async () => {
+    const src = await sourceOf('public.lot_held_now');
+    const list = /status in \(([^)]*)\)/.exec(src);
+    assert.ok(list, 'lot_held_now filters on a status list');
+    assert.deepEqual(sorted(quoted(list[1]!)), sorted(HOLDING_STATUSES));
+  });
+
+  it('transitions: advance_booking takes each of the contract’s and refuses any other', async () => {
+    for (const transition of BOOKING_TRANSITIONS) {
+      const { rows } = await client.query('select public.advance_booking($1, $2) as r', [randomUUID(), transition]);
+      assert.equal(rows[0].r, null, `${transition} on no booking does nothing`);
+    }
+    await assert.rejects(client.query('select public.advance_booking($1, $2)', [randomUUID(), 'teleport']), /Unknown transition/);
+    const due = quoted(await sourceOf('public.due_bookings')).filter((w) => !(BOOKING_STATUSES as readonly string[]).includes(w));
+    assert.deepEqual(sorted(due).filter((t) => !(BOOKING_TRANSITIONS as readonly string[]).includes(t)), [], 'due_bookings names only known transitions');
+  });
+
+  it('logged events: every event name the SQL functions append is one the contract emits', async () => {
+    const { rows } = await client.query<{ src: string }>(
+      `select p.prosrc as src from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public' and p.prosrc like '%append_event(%'`,
+    );
+    const named = rows.flatMap((r) => [...r.src.matchAll(/append_event\(\s*[^,]+,\s*'([a-z_]+)'/g)].map((m) => m[1]!));
+    assert.ok(named.length >= 3, `found the appends (${named.join(', ')})`);
+    assert.deepEqual(sorted(named).filter((e) => !(LOGGED_EVENTS as readonly string[]).includes(e)), []);
+    assert.deepEqual(sorted(LOGGED_EVENTS).filter((e) => !named.includes(e)), [], 'every logged event of the contract is appended somewhere');
+  });
+
+  it('stream rooms: the event log’s read policy uses the contract’s room prefixes', async () => {
+    const { rows } = await client.query<{ qual: string }>(`select qual from pg_policies where tablename = 'event_log' and cmd = 'SELECT'`);
+    const qual = rows.map((r) => r.qual).join(' ');
+    // LIKE escapes the underscore: parking\_lot:%
+    assert.ok(qual.includes(`'${ROOM_PREFIX.lot.replaceAll('_', '\\_')}%'`), `lot streams (${ROOM_PREFIX.lot}) in ${qual}`);
+    assert.ok(qual.includes(`'${ROOM_PREFIX.user}'`), `user streams (${ROOM_PREFIX.user}) in ${qual}`);
+  });
+});
