@@ -1,5 +1,4 @@
 import type { Server as HttpServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Adapter } from 'socket.io-adapter';
@@ -32,10 +31,11 @@ import { createRateLimits } from './platform/limits/rate-limits.js';
 import type { Logger } from './platform/logger.js';
 import { ActivityLog } from './platform/observability/activity-log.js';
 import { Metrics } from './platform/observability/metrics.js';
+import { fromPackageRoot } from './platform/package-root.js';
 import { createIo, handleConnections, type IoOptions } from './platform/socket/io.js';
 import type { IoServer } from './platform/socket/types.js';
 
-const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+const PUBLIC_DIR = fromPackageRoot('public');
 
 export interface AppDeps {
   config: Config;

