@@ -174,10 +174,13 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       '/metrics': createMetricsRouter({ metrics, token: config.metricsToken }),
       '/health': createHealthRouter({
         nodeId: config.nodeId,
+        cacheMs: config.health.cacheMs,
         checks: {
-          database: () => db.ping(),
+          database: async () => {
+            await db.probe('select 1');
+          },
           migrations: async () => {
-            const s = await migrationStatus((sql) => db.query<{ id: number }>(sql));
+            const s = await migrationStatus((sql) => db.probe<{ id: number }>(sql));
             if (!s.current) throw new Error(`database at migration ${s.applied}, code expects ${s.latest}`);
             return s;
           },

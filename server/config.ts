@@ -111,6 +111,8 @@ const envSchema = z.object({
   RATE_LIMIT_CONNECTIONS: limit('300/10'),
   RATE_LIMIT_DISCONNECT_AFTER: int(200, 1, 1_000_000),
   METRICS_TOKEN: optionalString,
+  /** How long one round of readiness checks answers GET /health/ready (0: every request checks). */
+  HEALTH_CACHE_MS: int(500, 0, 60_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -142,6 +144,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   limits: LimitsConfig;
   metricsToken?: string | undefined;
+  health: { cacheMs: number };
 }
 
 export class ConfigError extends Error {
@@ -223,6 +226,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       disconnectAfter: e.RATE_LIMIT_DISCONNECT_AFTER,
     },
     metricsToken: e.METRICS_TOKEN,
+    health: { cacheMs: e.HEALTH_CACHE_MS },
   };
 }
 
