@@ -78,7 +78,7 @@ export class Db {
     return this.statement<R>(SYSTEM_CONTEXT, text, values);
   }
 
-  /** A single statement outside any role context; for health checks and migrations only. */
+  /** A single statement outside any role context, on the request pool (tests, maintenance). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
     try {
       return await this.pool.query<R>(text, values);

@@ -8,7 +8,7 @@ interface CheckResult {
   error?: string;
 }
 
-interface Readiness {
+export interface Readiness {
   ready: boolean;
   checks: Record<string, CheckResult>;
   /** When this round of checks started: the age of what a cached answer says. */
@@ -16,23 +16,18 @@ interface Readiness {
 }
 
 /**
- * Liveness says the process answers; readiness says it can do its work: every dependency
- * answered within the timeout. A load balancer should route by readiness.
- *
- * Readiness is unauthenticated, so its cost must not grow with the request rate: one round of
- * checks runs at a time, every request arriving meanwhile gets that round's answer, and the
- * answer is reused until it is `cacheMs` old (0: a new round for every request once the last is
- * done). The checks themselves should use connections of their own (`Db.probe`), not the
- * request pool.
+ * Readiness is unauthenticated (and scraped as a metric), so its cost must not grow with how
+ * often it is asked: one round of checks runs at a time, every caller arriving meanwhile gets
+ * that round's answer, and the answer is reused until it is `cacheMs` old (0: a new round once
+ * the last is done). Each check is bounded by `timeoutMs`. The checks themselves should use
+ * connections of their own (`Db.probe`), not the request pool.
  */
-export function createHealthRouter(deps: { checks: Record<string, HealthCheck>; nodeId: string; timeoutMs?: number; cacheMs?: number }): Router {
-  const router = Router();
+export function createReadiness(deps: { checks: Record<string, HealthCheck>; timeoutMs?: number; cacheMs?: number }): () => Promise<Readiness> {
   const timeoutMs = deps.timeoutMs ?? 2000;
   const cacheMs = deps.cacheMs ?? 0;
   let last: Readiness | undefined;
   let inFlight: Promise<Readiness> | undefined;
-
-  const readiness = (): Promise<Readiness> => {
+  return () => {
     if (last && Date.now() - last.checkedAt < cacheMs) return Promise.resolve(last);
     inFlight ??= runChecks(deps.checks, timeoutMs)
       .then((result) => (last = result))
@@ -41,13 +36,21 @@ export function createHealthRouter(deps: { checks: Record<string, HealthCheck>; 
       });
     return inFlight;
   };
+}
+
+/**
+ * Liveness says the process answers; readiness says it can do its work: every dependency
+ * answered within the timeout. A load balancer should route by readiness.
+ */
+export function createHealthRouter(deps: { readiness: () => Promise<Readiness>; nodeId: string }): Router {
+  const router = Router();
 
   router.get('/live', (_req, res) => {
     res.json({ ok: true, data: { status: 'live', node_id: deps.nodeId, uptime_s: Math.round(process.uptime()) } });
   });
 
   router.get('/ready', async (_req, res) => {
-    const { ready, checks, checkedAt } = await readiness();
+    const { ready, checks, checkedAt } = await deps.readiness();
     res
       .status(ready ? 200 : 503)
       .set('cache-control', 'no-store')
