@@ -1,5 +1,4 @@
 import type { Server as HttpServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Adapter } from 'socket.io-adapter';
@@ -21,9 +20,9 @@ import type { UserCalls } from './platform/data/calls.js';
 import { createPgCalls } from './platform/data/pg-calls.js';
 import type { Db } from './platform/db/db.js';
 import { migrationStatus } from './platform/db/migrate.js';
-import { createHealthRouter, type HealthCheck } from './platform/http/health-router.js';
+import { createHealthRouter, createReadiness, type HealthCheck } from './platform/http/health-router.js';
 import { createHttpApp } from './platform/http/http-app.js';
-import { createMetricsRouter } from './platform/http/metrics-router.js';
+import { createMetricsApp, createMetricsRouter } from './platform/http/metrics-router.js';
 import { cleanupLogs } from './platform/jobs/cleanup.js';
 import { InProcessScheduler } from './platform/jobs/in-process-scheduler.js';
 import { PeriodicWork } from './platform/jobs/periodic.js';
@@ -32,10 +31,11 @@ import { createRateLimits } from './platform/limits/rate-limits.js';
 import type { Logger } from './platform/logger.js';
 import { ActivityLog } from './platform/observability/activity-log.js';
 import { Metrics } from './platform/observability/metrics.js';
+import { fromPackageRoot, PACKAGE_VERSION } from './platform/package-root.js';
 import { createIo, handleConnections, type IoOptions } from './platform/socket/io.js';
 import type { IoServer } from './platform/socket/types.js';
 
-const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+const PUBLIC_DIR = fromPackageRoot('public');
 
 export interface AppDeps {
   config: Config;
@@ -59,6 +59,8 @@ export interface AppDeps {
 export interface Application {
   io: IoServer;
   http: Express;
+  /** GET /metrics alone, for a listener of its own (METRICS_PORT); absent when /metrics is served by `http`. */
+  metricsHttp?: Express | undefined;
   activity: ActivityLog;
   metrics: Metrics;
   /** Booking transitions (tests drive them directly). */
@@ -75,7 +77,7 @@ export interface Application {
 /** The composition root: builds the parts from what it is given and wires them. Creates no clients. */
 export function createApplication(httpServer: HttpServer, deps: AppDeps): Application {
   const { config, db, logger, verifier } = deps;
-  const metrics = new Metrics(config.nodeId);
+  const metrics = new Metrics(config.nodeId, { version: PACKAGE_VERSION, commit: config.buildCommit });
   const limits = createRateLimits({ limits: config.limits, keyPrefix: `${config.jobs.prefix}:rl`, metrics, redis: deps.redis });
   const activity = new ActivityLog({
     db,
@@ -103,7 +105,10 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   if (deps.adapter) io.adapter(deps.adapter as never);
 
   const broadcaster = createBroadcaster(io);
-  const dispatcher = new EventDispatcher({ io, db, logger: logger.child({ component: 'dispatcher' }), onEmit: (event) => metrics.eventsOut.inc({ event }) });
+  const dispatcher = new EventDispatcher({ io, db, logger: logger.child({ component: 'dispatcher' }), onEmit: (e) => {
+    metrics.eventsOut.inc({ event: e.event });
+    metrics.observeDelivery(e.event, e.created_at);
+  } });
   const sweeper = new OutboxSweeper({
     db,
     dispatcher,
@@ -143,15 +148,34 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     },
   });
 
+  const readiness = createReadiness({
+    cacheMs: config.health.cacheMs,
+    checks: {
+      database: async () => {
+        await db.probe('select 1');
+      },
+      migrations: async () => {
+        const s = await migrationStatus((sql) => db.probe<{ id: number }>(sql));
+        if (!s.current) throw new Error(`database at migration ${s.applied}, code expects ${s.latest}`);
+        return s;
+      },
+      ...deps.readinessChecks,
+    },
+  });
+  const metricsRouter = createMetricsRouter({ metrics, token: config.metrics.token });
+
   metrics.bind({
+    pool: () => ({ total: db.pool.totalCount, idle: db.pool.idleCount, waiting: db.pool.waitingCount }),
+    readiness: async () => Object.fromEntries(Object.entries((await readiness()).checks).map(([name, r]) => [name, r.ok])),
     connectionsByRole: () => {
       const counts: Record<string, number> = { user: 0, admin: 0 };
       for (const socket of io.of('/').sockets.values()) counts[socket.data.principal.role] = (counts[socket.data.principal.role] ?? 0) + 1;
       return counts;
     },
     queueDepth: () => scheduler.depth(),
+    // On the health checks' connection: a scrape still answers while requests saturate the pool.
     outboxLagSeconds: async () => {
-      const { rows } = await db.query<{ lag: number }>(
+      const { rows } = await db.probe<{ lag: number }>(
         'select coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as lag from public.event_log where dispatched_at is null',
       );
       return rows[0]?.lag ?? 0;
@@ -171,19 +195,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     staticDir: PUBLIC_DIR,
     open: {
       ...(deps.demoTokens ? { '/demo': demoRoutes(deps.demoTokens) } : {}),
-      '/metrics': createMetricsRouter({ metrics, token: config.metricsToken }),
-      '/health': createHealthRouter({
-        nodeId: config.nodeId,
-        checks: {
-          database: () => db.ping(),
-          migrations: async () => {
-            const s = await migrationStatus((sql) => db.query<{ id: number }>(sql));
-            if (!s.current) throw new Error(`database at migration ${s.applied}, code expects ${s.latest}`);
-            return s;
-          },
-          ...deps.readinessChecks,
-        },
-      }),
+      ...(config.metrics.port === undefined ? { '/metrics': metricsRouter } : {}),
+      '/health': createHealthRouter({ nodeId: config.nodeId, readiness }),
     },
     rawBody: { '/payments': payments.routes },
     authenticated: {
@@ -205,6 +218,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   return {
     io,
     http,
+    metricsHttp: config.metrics.port === undefined ? undefined : createMetricsApp(metricsRouter, logger),
     activity,
     metrics,
     bookingJobs: bookings.jobs,

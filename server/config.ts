@@ -111,6 +111,18 @@ const envSchema = z.object({
   RATE_LIMIT_CONNECTIONS: limit('300/10'),
   RATE_LIMIT_DISCONNECT_AFTER: int(200, 1, 1_000_000),
   METRICS_TOKEN: optionalString,
+  /** Serve GET /metrics on this port of its own (and not on PORT): for a network only Prometheus reaches. */
+  METRICS_PORT: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? undefined : Number(v)))
+    .pipe(z.number().int().min(0).max(65535).optional()),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+  /** The commit this build came from, for spotcast_build_info (the Dockerfile sets it). */
+  BUILD_COMMIT: z.string().regex(/^[\w.-]{1,64}$/).default('unknown'),
+  /** How long one round of readiness checks answers GET /health/ready (0: every request checks). */
+  HEALTH_CACHE_MS: int(500, 0, 60_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -141,7 +153,10 @@ export interface Config {
   activity: { enabled: boolean; flushIntervalMs: number; batchMax: number; bufferMax: number; retentionDays: number };
   shutdownTimeoutMs: number;
   limits: LimitsConfig;
-  metricsToken?: string | undefined;
+  /** GET /metrics: behind `token` when set; on a listener of its own at `port` when set, else on PORT. */
+  metrics: { token?: string | undefined; port?: number | undefined; host: string };
+  buildCommit: string;
+  health: { cacheMs: number };
 }
 
 export class ConfigError extends Error {
@@ -171,6 +186,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (e.NODE_ENV === 'production' && !jwt.secret && !jwt.publicKeys && !jwt.jwks) {
     throw new ConfigError('In production a JWT key is required: JWT_SECRET, JWT_PUBLIC_KEY, or a JWKS (JWT_JWKS_URL, or SUPABASE_URL)');
   }
+  checkMetricsExposure(e);
   const embedded = !e.DATABASE_URL;
   return {
     env: e.NODE_ENV,
@@ -222,8 +238,28 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       connect: e.RATE_LIMIT_CONNECTIONS,
       disconnectAfter: e.RATE_LIMIT_DISCONNECT_AFTER,
     },
-    metricsToken: e.METRICS_TOKEN,
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
+    buildCommit: e.BUILD_COMMIT,
+    health: { cacheMs: e.HEALTH_CACHE_MS },
   };
+}
+
+/**
+ * /metrics tells anyone who can read it the traffic, the users connected and the errors of the
+ * node. In production it is either behind METRICS_TOKEN or on METRICS_PORT, a listener of its
+ * own that the load balancer does not route to.
+ */
+function checkMetricsExposure(e: Env): void {
+  if (e.METRICS_TOKEN !== undefined && e.METRICS_TOKEN.length < 16) throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError(`METRICS_PORT must differ from PORT (${e.PORT}): it is the metrics' own listener`);
+  }
+  if (e.NODE_ENV === 'production' && e.METRICS_TOKEN === undefined && e.METRICS_PORT === undefined) {
+    throw new ConfigError(
+      'In production GET /metrics must not be open on the public port: set METRICS_TOKEN (Prometheus sends it as a bearer token), ' +
+        'or METRICS_PORT to serve metrics on a port of their own that only Prometheus reaches',
+    );
+  }
 }
 
 /**

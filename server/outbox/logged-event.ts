@@ -11,6 +11,8 @@ interface Row<E extends LoggedEventName> {
   /** Every room it is emitted to; its stream's room first. */
   rooms: string[];
   payload: StoredPayload<E>;
+  /** When it was logged (the database's clock; its transaction commits right after): the start of its delivery latency. */
+  created_at?: string;
 }
 
 /** One row of the event log, typed by its event name. */
@@ -26,8 +28,10 @@ const NAMES: ReadonlySet<string> = new Set(LOGGED_EVENTS);
  */
 export function toLoggedEvents(rows: readonly unknown[]): LoggedEvent[] {
   return rows.map((raw) => {
-    const r = raw as { id: unknown; stream: unknown; seq: unknown; event: unknown; rooms: unknown; payload: unknown };
+    const r = raw as { id: unknown; stream: unknown; seq: unknown; event: unknown; rooms: unknown; payload: unknown; created_at?: unknown };
     if (typeof r.event !== 'string' || !NAMES.has(r.event)) throw new Error(`event log holds an event the contract does not know: ${String(r.event)}`);
-    return { id: Number(r.id), stream: String(r.stream), seq: Number(r.seq), event: r.event, rooms: r.rooms, payload: r.payload } as LoggedEvent;
+    const createdAt = r.created_at instanceof Date ? r.created_at.toISOString() : typeof r.created_at === 'string' ? r.created_at : undefined;
+    const event = { id: Number(r.id), stream: String(r.stream), seq: Number(r.seq), event: r.event, rooms: r.rooms, payload: r.payload };
+    return (createdAt === undefined ? event : { ...event, created_at: createdAt }) as LoggedEvent;
   });
 }

@@ -55,7 +55,7 @@ export class OutboxSweeper {
         const lock = await tx.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [SWEEP_LOCK]);
         if (!lock.rows[0]?.ok) return 0;
         const { rows: raw } = await tx.query(
-          `select id, stream, seq, event, rooms, payload
+          `select id, stream, seq, event, rooms, payload, created_at
              from public.event_log
             where dispatched_at is null and created_at < now() - make_interval(secs => $1::double precision / 1000)
             order by id limit $2 for update skip locked`,

@@ -88,6 +88,7 @@ export async function startSpotcast(
     DATABASE_POOL_MAX: '10',
     JWT_SECRET: BENCH_SECRET,
     PAYMENT_WEBHOOK_SECRET: BENCH_WEBHOOK_SECRET,
+    METRICS_TOKEN: 'bench-metrics-token-0123456789', // production refuses an open /metrics
     SEED_DEMO_DATA: 'false',
     LOG_LEVEL: 'warn',
     JOBS_QUEUE_NAME: `bench_${ctx.runId}_${cluster}`,

@@ -41,6 +41,7 @@ function expireWithToken(socket: IoSocket, ctx: HandlerContext): () => void {
     timer = setTimeout(() => {
       if (socket.data.principal.expiresAt * 1000 > Date.now()) return arm();
       ctx.logger.info('token expired; disconnecting the socket');
+      ctx.metrics.tokenExpiryDisconnects.inc();
       socket.emit('error', { code: 'TOKEN_EXPIRED', message: 'Your token expired; reconnect with a fresh one (or send refresh_token before expiry)' });
       socket.disconnect(true);
     }, Math.min(Math.max(ms, 0), MAX_TIMER_MS));

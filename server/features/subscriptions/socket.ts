@@ -14,7 +14,7 @@ export interface SubscriptionDeps {
 /** subscribe / unsubscribe, and resuming the rooms a reconnecting client names in its handshake. */
 export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
   /** Authorize, join, then replay what the client missed: joining first means nothing falls in between. */
-  async function subscribe(socket: IoSocket, input: SubscribeInput): Promise<SubscribeReply> {
+  async function subscribe(socket: IoSocket, ctx: HandlerContext, input: SubscribeInput): Promise<SubscribeReply> {
     const room = roomOrThrow(input);
     const principal = socket.data.principal;
     authorizeRoom(principal, room);
@@ -23,7 +23,9 @@ export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
     }
     await socket.join(room.name);
     if (input.last_seq === undefined) return { room: room.name };
-    return { room: room.name, replay: await replayRoom(deps.replay, socket, room, input.last_seq) };
+    const replay = await replayRoom(deps.replay, socket, room, input.last_seq);
+    ctx.metrics.observeReplay(replay);
+    return { room: room.name, replay };
   }
 
   /** `auth: { token, last_seq: { '<room>': <seq> } }` resumes those rooms right after connecting. */
@@ -45,7 +47,7 @@ export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
         if (done.has(name)) continue;
         done.add(name);
         await takeTokens(socket, ctx);
-        const result = await subscribe(socket, { room, last_seq: lastSeq });
+        const result = await subscribe(socket, ctx, { room, last_seq: lastSeq });
         if (result.replay) replayed.push(result.replay);
       } catch (err) {
         const { error } = toClientError(err);
@@ -57,7 +59,7 @@ export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
   }
 
   return (socket, ctx) => {
-    on(socket, ctx, 'subscribe', subscribeSchema, (input) => subscribe(socket, input));
+    on(socket, ctx, 'subscribe', subscribeSchema, (input) => subscribe(socket, ctx, input));
     on(socket, ctx, 'unsubscribe', unsubscribeSchema, async (input) => {
       const room = roomOrThrow(input);
       const was_subscribed = socket.rooms.has(room.name);

@@ -15,6 +15,8 @@ export interface DbOptions {
   roleClaimPath: string[];
   logger: Logger;
   applicationName?: string;
+  /** Connect and query timeout of the health checks' own connection (see `probe`). */
+  probeTimeoutMs?: number;
 }
 
 interface TxContext {
@@ -34,6 +36,8 @@ const SYSTEM_CONTEXT: TxContext = { role: 'service_role', claims: JSON.stringify
  */
 export class Db {
   readonly pool: pg.Pool;
+  /** Health checks' own connection, opened at the first check. */
+  private probePool: pg.Pool | undefined;
   private readonly claimPath: string;
   private closed = false;
 
@@ -74,11 +78,7 @@ export class Db {
     return this.statement<R>(SYSTEM_CONTEXT, text, values);
   }
 
-  async ping(): Promise<void> {
-    await this.query('select 1');
-  }
-
-  /** A single statement outside any role context; for health checks and migrations only. */
+  /** A single statement outside any role context, on the request pool (tests, maintenance). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
     try {
       return await this.pool.query<R>(text, values);
@@ -87,10 +87,30 @@ export class Db {
     }
   }
 
+  /**
+   * A statement on a connection of the health checks' own (a pool of one), never the request
+   * pool: a flood of readiness probes cannot take the connections requests need, and a probe does
+   * not queue behind requests on a busy node. Bounded by `probeTimeoutMs` when Postgres hangs.
+   */
+  async probe<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw new Error('the database client is closed');
+    const timeout = this.opts.probeTimeoutMs ?? 2000;
+    this.probePool ??= new pg.Pool({
+      connectionString: this.opts.url,
+      max: 1,
+      application_name: `${this.opts.applicationName ?? 'spotcast'}-health`,
+      connectionTimeoutMillis: timeout,
+      query_timeout: timeout,
+      idleTimeoutMillis: 60_000,
+      keepAlive: true,
+    }).on('error', (err) => this.opts.logger.warn({ err }, 'idle health-check connection failed'));
+    return this.probePool.query<R>(text);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.probePool?.end()]);
   }
 
   /** Server-side, just under the client's query timeout: a request's locks never outlive it. */

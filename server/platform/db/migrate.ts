@@ -1,11 +1,11 @@
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadMigrationFiles, migrate } from 'postgres-migrations';
 import type { Logger } from '../logger.js';
+import { fromPackageRoot } from '../package-root.js';
 import { clientQuery, cliState, missingMessage, readCliHistory, SUPABASE_MIGRATIONS_DIR } from './supabase-migrations.js';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.url));
+export const MIGRATIONS_DIR = fromPackageRoot('migrations');
 export { SUPABASE_MIGRATIONS_DIR };
 
 /** A database the server must not start on, with what to do about it. */

@@ -1,13 +1,13 @@
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { fromPackageRoot } from '../package-root.js';
 
 /**
  * spotcast's migrations as Supabase's CLI sees them: `supabase/migrations/<version>_<name>.sql`,
  * generated from `migrations/` by `npm run supabase:sync`, applied by `supabase db push`, which
  * records each in `supabase_migrations.schema_migrations` (version, name, statements).
  */
-export const SUPABASE_MIGRATIONS_DIR = fileURLToPath(new URL('../../../supabase/migrations', import.meta.url));
+export const SUPABASE_MIGRATIONS_DIR = fromPackageRoot('supabase', 'migrations');
 
 /** The CLI's own file pattern (supabase/cli, pkg/migration/file.go). */
 const CLI_FILE = /^([0-9]+)_(.*)\.sql$/;

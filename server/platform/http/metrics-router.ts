@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Router } from 'express';
+import express, { Router, type Express } from 'express';
 import { UnauthorizedError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { bearerToken } from '../auth/jwt.js';
+import { errorHandler, notFoundRoute } from './respond.js';
 
 /** Prometheus scrape endpoint; behind METRICS_TOKEN (Bearer) when one is configured. */
 export function createMetricsRouter(deps: { metrics: Metrics; token?: string | undefined }): Router {
@@ -16,4 +18,14 @@ export function createMetricsRouter(deps: { metrics: Metrics; token?: string | u
     res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   return router;
+}
+
+/** GET /metrics and nothing else, for a listener of its own (METRICS_PORT) that only Prometheus reaches. */
+export function createMetricsApp(router: Router, logger: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use('/metrics', router);
+  app.use(notFoundRoute);
+  app.use(errorHandler(logger));
+  return app;
 }
