@@ -65,4 +65,10 @@ async function main(): Promise<void> {
   console.log(`built ${pkg.name}@${pkg.version} (dist/) and ${path.relative(process.cwd(), PAGE_BUNDLE)}`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+// No top-level await: the test suites import pageBundle() from here.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
