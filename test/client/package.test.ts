@@ -79,6 +79,12 @@ describe('client package: packed, installed into a fresh project, type-checked a
     await typecheck('tsconfig.json');
   });
 
+  it("the README's React + Supabase example is examples/react-supabase.tsx, the file type-checked above", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const example = readFileSync(path.join(ROOT, 'examples/react-supabase.tsx'), 'utf8');
+    assert.ok(readme.includes(`\`\`\`tsx\n${example}\`\`\``), 'copy examples/react-supabase.tsx into the README block');
+  });
+
   it('its declarations are sound on their own (checked, not skipped as a library)', async () => {
     const types = 'node_modules/@spotcast/client/dist/types/client/src';
     writeFileSync(
