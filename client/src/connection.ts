@@ -55,8 +55,7 @@ export class Connection {
   }
 
   connect(): void {
-    const { status } = this.state.get();
-    if (!this.#stopped && status !== 'error' && status !== 'closed') return;
+    if (!this.#stopped) return;
     this.#stopped = false;
     this.#refused = undefined;
     this.#failures = 0;

@@ -108,8 +108,7 @@ var Connection = class {
     deps.socket.on("disconnect", (reason) => this.#onDisconnect(reason));
   }
   connect() {
-    const { status } = this.state.get();
-    if (!this.#stopped && status !== "error" && status !== "closed") return;
+    if (!this.#stopped) return;
     this.#stopped = false;
     this.#refused = void 0;
     this.#failures = 0;
