@@ -39,8 +39,8 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
   const leaving = new Set<string>();
   /** Rooms with a replay asked for and not yet answered. */
   const replaying = new Set<string>();
-  /** The rooms the latest handshake resumed. */
-  let handshakeRooms = new Set<string>();
+  /** The rooms this connection has asked for: in its handshake, or subscribed since. */
+  let covered = new Set<string>();
   let userId: string | undefined;
   let holds = 0;
 
@@ -58,7 +58,7 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
       const from = room === undefined ? undefined : resumeFrom(room);
       if (room !== undefined && from !== undefined && Object.keys(map).length < HANDSHAKE_ROOMS_MAX) map[room] = from;
     }
-    handshakeRooms = new Set(Object.keys(map));
+    covered = new Set(Object.keys(map));
     return map;
   }
 
@@ -115,7 +115,11 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
       payments.clear();
     }
     connection.onConnected(hello);
-    for (const room of new Set([rooms.user(userId), ...held.keys()])) if (!handshakeRooms.has(room)) void sendSubscribe(room);
+    for (const room of new Set([rooms.user(userId), ...held.keys()])) {
+      if (covered.has(room)) continue;
+      covered.add(room);
+      void sendSubscribe(room);
+    }
   }
 
   function onSnapshot(s: RoomSnapshotPayload): void {
@@ -177,7 +181,10 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
       const name = parsed.room.name;
       const count = held.get(name) ?? 0;
       held.set(name, count + 1);
-      if (count === 0 && !leaving.delete(name) && socket.connected) void sendSubscribe(name);
+      if (count === 0 && !leaving.delete(name) && socket.connected) {
+        covered.add(name);
+        void sendSubscribe(name);
+      }
       let released = false;
       return () => {
         if (released) return;

@@ -14,6 +14,8 @@ const REFRESH_LEAD_MAX_MS = 60_000;
 const REFRESH_MIN_MS = 1000;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
+/** However soon the server says to come back, not sooner than this. */
+const RETRY_FLOOR_MS = 250;
 
 type Problem = ClientError & { retry_after_ms?: number | undefined };
 type Timer = ReturnType<typeof setTimeout>;
@@ -41,6 +43,8 @@ export class Connection {
   #refused: { token: string | undefined; error: Problem } | undefined;
   /** The code of the server's `error` event that came right before its disconnect. */
   #endedBy: string | undefined;
+  /** Token refusals since the last greeting: one more try after the first, never a loop. */
+  #refusals = 0;
   #failures = 0;
   /** Server clock minus ours, from the greeting: expiry times are the server's. */
   #clockOffset = 0;
@@ -58,6 +62,7 @@ export class Connection {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#refused = undefined;
+    this.#refusals = 0;
     this.#failures = 0;
     this.#set({ status: this.#comingBack(), error: null });
     void this.#start();
@@ -71,6 +76,7 @@ export class Connection {
   /** The server greeted us (called before anyone else hears `connected`). */
   onConnected(hello: ConnectedPayload): void {
     this.#failures = 0;
+    this.#refusals = 0;
     this.#refused = undefined;
     this.#clockOffset = Date.parse(hello.timestamp) - Date.now();
     const { connections } = this.state.get();
@@ -126,6 +132,7 @@ export class Connection {
 
   #handshake(cb: (data: object) => void): void {
     const send = (token: string | undefined) => {
+      if (this.#stopped) return;
       this.#token = token;
       const resume = this.#deps.resume();
       cb({ token: token ?? '', ...(Object.keys(resume).length > 0 ? { last_seq: resume } : {}) });
@@ -156,7 +163,8 @@ export class Connection {
     // A transport failure: socket.io-client keeps trying by itself, with its own backoff.
     if (this.#deps.socket.active) return this.#set({ status: this.#comingBack(), error });
     if (error.code.startsWith('TOKEN_')) {
-      // Refused: the token source may have a newer token by now; the same one again is final.
+      // Refused: the token source may have a newer token by now (one more try); the same one again is final.
+      if (++this.#refusals > 1) return this.#fail(error);
       this.#refused = { token: this.#token, error };
       this.#set({ status: this.#comingBack(), error });
       void this.#start();
@@ -189,7 +197,7 @@ export class Connection {
     const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.#failures++) * (0.5 + Math.random() / 2);
     this.#set({ status: this.#comingBack(), error });
     clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => void this.#start(), error.retry_after_ms ?? backoff);
+    this.#retryTimer = setTimeout(() => void this.#start(), Math.max(RETRY_FLOOR_MS, error.retry_after_ms ?? backoff));
   }
 
   #scheduleRefresh(retry: boolean): void {

@@ -81,6 +81,7 @@ var REFRESH_LEAD_MAX_MS = 6e4;
 var REFRESH_MIN_MS = 1e3;
 var RETRY_MIN_MS = 1e3;
 var RETRY_MAX_MS = 3e4;
+var RETRY_FLOOR_MS = 250;
 var Connection = class {
   state = new Observable({ status: "idle", user: null, error: null, tokenExpiresAt: null, connections: 0 });
   #deps;
@@ -96,6 +97,8 @@ var Connection = class {
   #refused;
   /** The code of the server's `error` event that came right before its disconnect. */
   #endedBy;
+  /** Token refusals since the last greeting: one more try after the first, never a loop. */
+  #refusals = 0;
   #failures = 0;
   /** Server clock minus ours, from the greeting: expiry times are the server's. */
   #clockOffset = 0;
@@ -111,6 +114,7 @@ var Connection = class {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#refused = void 0;
+    this.#refusals = 0;
     this.#failures = 0;
     this.#set({ status: this.#comingBack(), error: null });
     void this.#start();
@@ -122,6 +126,7 @@ var Connection = class {
   /** The server greeted us (called before anyone else hears `connected`). */
   onConnected(hello) {
     this.#failures = 0;
+    this.#refusals = 0;
     this.#refused = void 0;
     this.#clockOffset = Date.parse(hello.timestamp) - Date.now();
     const { connections } = this.state.get();
@@ -171,6 +176,7 @@ var Connection = class {
   }
   #handshake(cb) {
     const send = (token) => {
+      if (this.#stopped) return;
       this.#token = token;
       const resume = this.#deps.resume();
       cb({ token: token ?? "", ...Object.keys(resume).length > 0 ? { last_seq: resume } : {} });
@@ -198,6 +204,7 @@ var Connection = class {
     };
     if (this.#deps.socket.active) return this.#set({ status: this.#comingBack(), error });
     if (error.code.startsWith("TOKEN_")) {
+      if (++this.#refusals > 1) return this.#fail(error);
       this.#refused = { token: this.#token, error };
       this.#set({ status: this.#comingBack(), error });
       void this.#start();
@@ -226,7 +233,7 @@ var Connection = class {
     const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.#failures++) * (0.5 + Math.random() / 2);
     this.#set({ status: this.#comingBack(), error });
     clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => void this.#start(), error.retry_after_ms ?? backoff);
+    this.#retryTimer = setTimeout(() => void this.#start(), Math.max(RETRY_FLOOR_MS, error.retry_after_ms ?? backoff));
   }
   #scheduleRefresh(retry) {
     clearTimeout(this.#refreshTimer);
@@ -425,7 +432,7 @@ function createSpotcastClient(options) {
   const held = /* @__PURE__ */ new Map();
   const leaving = /* @__PURE__ */ new Set();
   const replaying = /* @__PURE__ */ new Set();
-  let handshakeRooms = /* @__PURE__ */ new Set();
+  let covered = /* @__PURE__ */ new Set();
   let userId;
   let holds = 0;
   const ownRoom = () => userId === void 0 ? void 0 : rooms.user(userId);
@@ -439,7 +446,7 @@ function createSpotcastClient(options) {
       const from = room === void 0 ? void 0 : resumeFrom(room);
       if (room !== void 0 && from !== void 0 && Object.keys(map).length < HANDSHAKE_ROOMS_MAX) map[room] = from;
     }
-    handshakeRooms = new Set(Object.keys(map));
+    covered = new Set(Object.keys(map));
     return map;
   }
   async function request(event, payload, opts = {}) {
@@ -486,7 +493,11 @@ function createSpotcastClient(options) {
       payments.clear();
     }
     connection.onConnected(hello);
-    for (const room of /* @__PURE__ */ new Set([rooms.user(userId), ...held.keys()])) if (!handshakeRooms.has(room)) void sendSubscribe(room);
+    for (const room of /* @__PURE__ */ new Set([rooms.user(userId), ...held.keys()])) {
+      if (covered.has(room)) continue;
+      covered.add(room);
+      void sendSubscribe(room);
+    }
   }
   function onSnapshot(s) {
     if (isStream(s.room)) streams.reset(s.room, s.seq);
@@ -541,7 +552,10 @@ function createSpotcastClient(options) {
       const name = parsed.room.name;
       const count = held.get(name) ?? 0;
       held.set(name, count + 1);
-      if (count === 0 && !leaving.delete(name) && socket.connected) void sendSubscribe(name);
+      if (count === 0 && !leaving.delete(name) && socket.connected) {
+        covered.add(name);
+        void sendSubscribe(name);
+      }
       let released = false;
       return () => {
         if (released) return;

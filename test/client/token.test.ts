@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mintToken } from '../../server/platform/auth/tokens.js';
 import { closeAll, connect as rawConnect, sleep, waitUntil } from '../helpers/clients.js';
 import { JwksServer, newKey, signedBy } from '../helpers/jwks.js';
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
@@ -78,6 +79,16 @@ describe('client: token refresh and expiry, against a real server', function () 
     client.connect();
     await connected(client);
     assert.equal(client.state.get().error, null);
+  });
+
+  it('a token source that gives a new token each time, each refused: one more try, then the error', async () => {
+    const forged = tokenSource(() => mintToken({ secret: 'not-the-server-secret-0123456789-abcdefghij', userId: randomUUID() }));
+    const client = newClient(server.url, forged);
+    client.connect();
+    const failed = await stateWhen(client, (s) => s.status === 'error', 'the error');
+    assert.equal(failed.error?.code, 'TOKEN_INVALID');
+    assert.equal(new Set(forged.given).size, 2, 'two different tokens tried');
+    assert.equal(forged.calls, 2);
   });
 
   it('no token (signed out): TOKEN_MISSING, without connecting', async () => {
