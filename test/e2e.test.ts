@@ -110,7 +110,7 @@ describe('browser: live board, bookings and admin console (e2e)', function () {
   });
 
   it('serves the page, its modules and the Socket.IO ESM client under the CSP', async () => {
-    for (const path of ['/', '/js/main.js', '/css/app.css', '/socket.io/socket.io.esm.min.js']) {
+    for (const path of ['/', '/js/main.js', '/js/spotcast-client.js', '/css/app.css', '/socket.io/socket.io.esm.min.js']) {
       const res = await fetch(`${server.url}${path}`);
       assert.equal(res.status, 200, path);
       await res.arrayBuffer();
