@@ -7,7 +7,9 @@
 # Build: every dependency (the compiler), then server/ compiled to dist/.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# The lockfile names the client/ workspace: npm ci needs its package.json to be there.
 COPY package.json package-lock.json ./
+COPY client/package.json ./client/
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY server ./server
@@ -19,6 +21,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY client/package.json ./client/
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 COPY migrations ./migrations
 COPY public ./public

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { createAdminFeature } from './features/admin/index.js';
 import { createBookingsFeature } from './features/bookings/index.js';
 import type { BookingJobs } from './features/bookings/jobs.js';
+import { demoPayRoutes } from './features/demo/pay.js';
 import { demoRoutes } from './features/demo/routes.js';
 import { createNotificationsFeature } from './features/notifications/index.js';
 import { createParkingFeature } from './features/parking/index.js';
@@ -203,6 +204,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       '/realtime': [parking.routes, session.routes, admin.routes],
       '/bookings': [bookings.routes],
       '/notifications': [notifications.routes],
+      ...(deps.demoTokens && config.env !== 'production' ? { '/demo': [demoPayRoutes({ bookings: bookings.service, webhookSecret: config.payments.webhookSecret })] } : {}),
     },
   });
   httpApp = http;

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { mintToken } from '../server/platform/auth/tokens.js';
 import { launchBrowser, LAPTOP, openPage, PHONE, requireChromium, screenshot, type TrackedPage } from './helpers/browser.js';
 import { createLot } from './helpers/fixtures.js';
+import { JwksServer, newKey, signedBy } from './helpers/jwks.js';
 import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
 
 // The callbacks given to page.evaluate / waitForFunction run in the page, not in Node; this
@@ -109,7 +110,7 @@ describe('browser: live board, bookings and admin console (e2e)', function () {
   });
 
   it('serves the page, its modules and the Socket.IO ESM client under the CSP', async () => {
-    for (const path of ['/', '/js/main.js', '/css/app.css', '/socket.io/socket.io.esm.min.js']) {
+    for (const path of ['/', '/js/main.js', '/js/spotcast-client.js', '/css/app.css', '/socket.io/socket.io.esm.min.js']) {
       const res = await fetch(`${server.url}${path}`);
       assert.equal(res.status, 200, path);
       await res.arrayBuffer();
@@ -291,6 +292,42 @@ describe('browser: live board, bookings and admin console (e2e)', function () {
     await p.page.locator('#feed .feed-item', { hasText: 'Gate maintenance' }).waitFor(WAIT);
   });
 
+  it('Pay (test) on a pending booking: the payment, the confirmation and the activation show live', async () => {
+    const p = await open();
+    await waitLive(p, 'user');
+    const id = randomUUID();
+    await typeToken(p.page, server.token(id, 'user'));
+    await p.page.waitForFunction((u) => document.body.dataset.state === 'live' && document.querySelector('#who')?.getAttribute('title') === u, id, WAIT);
+    await p.page.selectOption('#booking-lot', lot.airport);
+    await p.page.click('#booking-submit');
+    const booking = p.page.locator('#my-bookings .booking').first();
+    await booking.locator('.status[data-status="pending"]').waitFor(WAIT);
+    const bookingId = await booking.getAttribute('data-booking-id');
+    // Every state the list shows for this booking, as it draws them: its status, and whether it says it is paid.
+    await p.page.evaluate((bid) => {
+      window.shown = [];
+      new window.MutationObserver((records: any[]) => {
+        for (const r of records) {
+          for (const n of r.addedNodes) {
+            if (n.dataset?.bookingId === bid) window.shown.push(`${n.dataset.status}${/Payment succeeded/.test(n.textContent) ? ' (paid)' : ''}`);
+          }
+        }
+      }).observe(document.querySelector('#my-bookings'), { childList: true });
+    }, bookingId);
+
+    await booking.locator('.booking-pay').click();
+    const row = p.page.locator(`#my-bookings .booking[data-booking-id="${bookingId}"]`);
+    await row.locator('.status[data-status="active"]').waitFor(WAIT);
+    assert.match((await row.locator('.booking-note').textContent()) ?? '', /Payment succeeded/);
+    assert.equal(await row.locator('.booking-pay').count(), 0, 'nothing left to pay');
+    // Consecutive redraws of one state count once; a redraw of the unpaid hold before the payment
+    // arrives (another event of the user's stream landing meanwhile) is not a state it moved to.
+    const drawn = await p.page.evaluate(() => window.shown.filter((s: string, i: number, all: string[]) => s !== all[i - 1]));
+    const shown = drawn.slice(drawn.findIndex((s: string) => s !== 'pending'));
+    assert.deepEqual(shown, ['pending (paid)', 'confirmed (paid)', 'active (paid)'], 'payment_updated, then the confirmation, then the activation, each drawn live');
+    await p.page.locator('#feed .feed-item', { hasText: 'Booking confirmed' }).waitFor(WAIT);
+  });
+
   it('without /demo/tokens (production) the page asks for a token, and a pasted one signs in', async () => {
     const prod = await startTestServer();
     try {
@@ -304,6 +341,11 @@ describe('browser: live board, bookings and admin console (e2e)', function () {
       await waitLive(p, 'user');
       assert.equal(await p.page.locator('#who').getAttribute('title'), id);
       await p.page.locator(card(lot.central)).waitFor(WAIT);
+      // A pending booking, and no "Pay (test)": that is the development default's only.
+      const created = await request(prod, 'POST', '/bookings', { token: prod.token(id, 'user'), body: { parking_lot_id: lot.airport, duration_minutes: 30 } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await p.page.locator('#my-bookings .booking .status[data-status="pending"]').waitFor(WAIT);
+      assert.equal(await p.page.locator('.booking-pay').count(), 0);
       // The page asked for /demo/tokens and got the 404 it expects here.
       const expected = (m: string) => m.includes('404');
       assert.ok(p.problems.every(expected), JSON.stringify(p.problems));
@@ -311,6 +353,35 @@ describe('browser: live board, bookings and admin console (e2e)', function () {
       await p.context.close();
     } finally {
       await prod.stop();
+    }
+  });
+
+  it('a server that cannot fetch its signing keys (AUTH_KEYS_UNAVAILABLE): the page keeps the token, retries, and signs in once they are back', async () => {
+    const key = newKey('ES256');
+    const jwks = await JwksServer.start([key.jwk]);
+    jwks.down();
+    const keyed = await startTestServer({ JWT_JWKS_URL: jwks.url, JWT_JWKS_COOLDOWN_MS: '200' });
+    try {
+      const p = await openPage(browser!, keyed.url);
+      pages.push(p);
+      await p.page.waitForFunction(() => document.body.dataset.state === 'signed-out', undefined, WAIT);
+      const id = randomUUID();
+      const token = signedBy(key, id);
+      await typeToken(p.page, token);
+      await p.page.locator('#banner', { hasText: 'AUTH_KEYS_UNAVAILABLE' }).waitFor(WAIT);
+      assert.equal(await p.page.evaluate(() => document.body.dataset.state), 'connecting', 'not signed out: still trying');
+      assert.equal(await p.page.locator('#auth-error').isVisible(), false);
+      jwks.serve([key.jwk]);
+      await waitLive(p, 'user');
+      assert.equal(await p.page.locator('#who').getAttribute('title'), id);
+      assert.equal(await p.page.evaluate(() => localStorage.getItem('spotcast.token')), token, 'the token was kept');
+      // The page asked for /demo/tokens and got the 404 it expects here.
+      assert.ok(p.problems.every((m) => m.includes('404')), JSON.stringify(p.problems));
+      p.problems.splice(0);
+      await p.context.close();
+    } finally {
+      await keyed.stop();
+      await jwks.close();
     }
   });
 

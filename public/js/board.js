@@ -1,10 +1,9 @@
-// The live board: one card per lot, updated in place from parking_updated events and snapshots.
+// The live board: one card per lot, drawn from the client's lots (@spotcast/client keeps them
+// current from snapshots and parking_updated, newest by seq).
 import { $, el, fmtTimeSec } from './ui.js';
 
-/** @type {Map<string, any>} lot id → latest availability */
+/** @type {Map<string, any>} lot id → the availability shown */
 const lots = new Map();
-/** lot id → when a live event last changed it (a snapshot asked for earlier must not undo it) */
-const liveAt = new Map();
 const listeners = new Set();
 let canEdit = false;
 let onEdit = () => {};
@@ -32,42 +31,23 @@ export function setEditable(editable, handler) {
 
 export function clearBoard() {
   lots.clear();
-  liveAt.clear();
   $('board').replaceChildren();
   lastUpdate = undefined;
   changed();
 }
 
-/** A fresh list of every lot (get_parking_availability or a room snapshot), asked for at `askedAt`. */
-export function replaceAll(list, askedAt = 0) {
-  const ids = new Set(list.map((l) => l.parking_lot_id));
-  for (const id of [...lots.keys()]) {
-    if (!ids.has(id) && (liveAt.get(id) ?? 0) < askedAt) {
-      lots.delete(id);
-      document.querySelector(`.lot[data-lot-id="${CSS.escape(id)}"]`)?.remove();
-    }
+/** The client's lots (a Map by id): cards of changed lots are drawn again, and flash when their count or state moved. */
+export function showLots(current) {
+  let any = false;
+  for (const [id, lot] of current) {
+    const prev = lots.get(id);
+    if (prev === lot) continue;
+    any = true;
+    lots.set(id, lot);
+    renderLot(lot, prev !== undefined && (prev.available_spaces !== lot.available_spaces || prev.is_open !== lot.is_open));
   }
-  for (const lot of list) {
-    if ((liveAt.get(lot.parking_lot_id) ?? 0) > askedAt) continue; // a live event already told us more
-    put(lot, false);
-  }
-  lastUpdate = new Date().toISOString();
+  if (any) lastUpdate = new Date().toISOString();
   changed();
-}
-
-/** One parking_updated event (already de-duplicated by seq). */
-export function applyUpdate(payload) {
-  liveAt.set(payload.parking_lot_id, performance.now());
-  put(payload, true);
-  lastUpdate = payload.timestamp ?? new Date().toISOString();
-  changed();
-}
-
-function put(lot, live) {
-  const prev = lots.get(lot.parking_lot_id);
-  const next = { ...prev, ...lot };
-  lots.set(lot.parking_lot_id, next);
-  renderLot(next, live && prev !== undefined && (prev.available_spaces !== next.available_spaces || prev.is_open !== next.is_open));
 }
 
 /** green / amber / red by the share of free spaces; grey when closed. */

@@ -1,5 +1,6 @@
-// Booking: the form, my bookings (live from booking_updated / payment_updated) and cancelling.
-import { getLot, getLots, onLotsChanged } from './board.js';
+// Booking: the form, my bookings (the client's bookings and payments, live through their
+// lifecycle), cancelling, and in the development default "Pay (test)".
+import { getLot, onLotsChanged } from './board.js';
 import { $, describeError, el, fmtMoney, fmtTime, fmtWindow, result } from './ui.js';
 
 const STATUS_LABEL = {
@@ -12,16 +13,18 @@ const STATUS_LABEL = {
 };
 const CANCELLABLE = new Set(['pending', 'confirmed']);
 
-/** @type {Map<string, any>} booking id → booking (BookingView) */
-const bookings = new Map();
-/** booking id → latest payment status */
-const payments = new Map();
+/** @type {ReadonlyMap<string, any>} booking id → booking (BookingView), from the client */
+let bookings = new Map();
+/** @type {ReadonlyMap<string, any>} booking id → latest payment_updated, from the client */
+let payments = new Map();
+/** True where the server offers POST /demo/pay (the development default only). */
+let payOffered = false;
 let session;
 
 const newKey = () =>
   globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 
-/** `s` gives: userId(), emit(event, payload) → { ok, data | error }. */
+/** `s` gives: emit(event, payload) and api(method, path, body), each → { ok, data | error }. */
 export function initBookings(s) {
   session = s;
   onLotsChanged(renderLotOptions);
@@ -33,28 +36,18 @@ export function initBookings(s) {
 }
 
 export function clearBookings() {
-  bookings.clear();
-  payments.clear();
+  showBookings(new Map(), new Map());
+}
+
+/** The client's bookings and payments of the signed-in user. */
+export function showBookings(nextBookings, nextPayments) {
+  bookings = nextBookings;
+  payments = nextPayments;
   render();
 }
 
-/** Keeps the newer of what we have and what came in (events and lists may cross). */
-export function upsertBooking(b) {
-  if (!b || b.user_id !== session.userId()) return false;
-  const have = bookings.get(b.id);
-  if (have && Date.parse(have.updated_at) > Date.parse(b.updated_at)) return false;
-  bookings.set(b.id, b);
-  render();
-  return true;
-}
-
-export function replaceBookings(list) {
-  for (const b of list) upsertBooking(b);
-  render();
-}
-
-export function setPayment(p) {
-  payments.set(p.booking_id, p.status);
+export function offerPay(offered) {
+  payOffered = offered;
   render();
 }
 
@@ -91,7 +84,6 @@ async function book() {
     });
     if (!res.ok) return result(out, false, describeError(res.error));
     const b = res.data.booking;
-    upsertBooking(b);
     const lot = getLot(b.parking_lot_id);
     const hold = b.status === 'pending' && b.hold_expires_at ? ` Pay before ${fmtTime(b.hold_expires_at)} to keep it.` : '';
     result(out, true, `Booked ${lot?.name ?? 'a space'} for ${fmtWindow(b.starts_at, b.ends_at)}: ${b.status}.${hold}`);
@@ -100,21 +92,21 @@ async function book() {
   }
 }
 
-async function cancel(id, button) {
+/** Cancel, or Pay (test): the list follows from the events; a refusal shows under the booking. */
+async function act(button, send) {
   button.disabled = true;
-  const res = await session.emit('cancel_booking', { booking_id: id, reason: 'Cancelled from the web page' });
-  if (!res.ok) {
-    button.disabled = false;
-    const row = button.closest('.booking');
-    const err = row?.querySelector('.booking-error');
-    if (err) {
-      err.textContent = describeError(res.error);
-      err.hidden = false;
-    }
-    return;
+  const res = await send();
+  if (res.ok || res.stale) return;
+  button.disabled = false;
+  const err = button.closest('.booking')?.querySelector('.booking-error');
+  if (err) {
+    err.textContent = describeError(res.error);
+    err.hidden = false;
   }
-  upsertBooking(res.data.booking);
 }
+
+const cancel = (id) => session.emit('cancel_booking', { booking_id: id, reason: 'Cancelled from the web page' });
+const pay = (id) => session.api('POST', '/demo/pay', { booking_id: id, outcome: 'succeeded' });
 
 function render() {
   const list = [...bookings.values()].sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
@@ -126,8 +118,8 @@ function render() {
 }
 
 function renderBooking(b) {
-  const lot = getLot(b.parking_lot_id) ?? getLots().find((l) => l.parking_lot_id === b.parking_lot_id);
-  const payment = payments.get(b.id);
+  const lot = getLot(b.parking_lot_id);
+  const payment = payments.get(b.id)?.status;
   const meta = [fmtWindow(b.starts_at, b.ends_at)];
   if (b.amount_cents > 0) meta.push(fmtMoney(b.amount_cents, b.currency));
   if (b.vehicle_plate) meta.push(b.vehicle_plate);
@@ -149,10 +141,17 @@ function renderBooking(b) {
     notes.length ? el('div', { className: `booking-note${payment === 'failed' ? ' booking-note--bad' : ''}` }, notes.join(' · ')) : null,
     el('div', { className: 'booking-error', hidden: true, attrs: { role: 'alert' } }),
   );
+  const actions = [];
+  if (payOffered && b.status === 'pending') {
+    const btn = el('button', { className: 'btn btn--small booking-pay', type: 'button', title: 'Sends the signed payment webhook a provider would' }, 'Pay (test)');
+    btn.addEventListener('click', () => void act(btn, () => pay(b.id)));
+    actions.push(btn);
+  }
   if (CANCELLABLE.has(b.status)) {
     const btn = el('button', { className: 'btn btn--ghost btn--small btn--danger booking-cancel', type: 'button' }, 'Cancel');
-    btn.addEventListener('click', () => void cancel(b.id, btn));
-    li.querySelector('.booking-main')?.append(btn);
+    btn.addEventListener('click', () => void act(btn, () => cancel(b.id)));
+    actions.push(btn);
   }
+  if (actions.length) li.append(el('div', { className: 'booking-actions' }, ...actions));
   return li;
 }

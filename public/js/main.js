@@ -1,26 +1,31 @@
-// spotcast live board: sign-in, the socket, and wiring the server's events to the views.
-import { io } from '/socket.io/socket.io.esm.min.js';
+// spotcast live board: sign-in, and the views wired to @spotcast/client (the same package a React
+// app installs: it keeps the token fresh, resumes the rooms after a reconnect, drops duplicates).
 import { hideAdmin, initAdmin, noteBookingEvent, showStats, startAdmin, stopAdmin } from './admin.js';
-import { applyUpdate, clearBoard, replaceAll } from './board.js';
-import { clearBookings, initBookings, replaceBookings, setPayment, upsertBooking } from './bookings.js';
+import { clearBoard, showLots } from './board.js';
+import { clearBookings, initBookings, offerPay, showBookings } from './bookings.js';
 import { addToFeed, clearFeed } from './feed.js';
-import { $, describeError, el, show, toast } from './ui.js';
+import { createSpotcastClient, rooms } from './spotcast-client.js';
+import { clearAuthError, setAccountOpen, setBanner, setState, showAuthError, showUser } from './status.js';
+import { $, describeError, show, toast } from './ui.js';
 
 const TOKEN_KEY = 'spotcast.token';
 const ACK_TIMEOUT_MS = 8000;
+const HOLDING = new Set(['pending', 'confirmed', 'active']);
 
-let socket;
+/** The client of the current sign-in (a new one per sign-in). */
+let client;
 let token;
 let user;
+/** 'user' or 'admin' when signed in with a demo token: a fresh one is fetched when needed. */
+let demoRole;
 /** True when the token came from storage or the demo, not typed in now (a refusal then falls back to the demo user). */
 let tokenWasImplicit = false;
 let demoTokens;
-let connections = 0;
-/** Set when the server ends the session (token expired): the disconnect that follows is final. */
-let sessionEnded;
-/** room → last seq seen: drops duplicates, notices gaps (see the README's client contract). */
-const lastSeq = new Map();
-/** parking_lot:<id> rooms joined for my current bookings (lot-targeted announcements reach me). */
+/** Greetings of the current client seen so far (the client counts them). */
+let greeted = 0;
+/** What to undo when this sign-in ends: listeners on the client and its rooms. */
+let undo = [];
+/** parking_lot:<id> rooms held for my current bookings (lot-targeted announcements reach me). */
 const lotRooms = new Set();
 
 /** The answer to a request made for the previous sign-in: callers ignore it (see `stale`). */
@@ -28,22 +33,16 @@ const STALE = { ok: false, stale: true, error: { code: 'STALE', message: 'Signed
 
 const session = {
   userId: () => user?.id,
-  /** Changes with every sign-in: an answer that arrives for an earlier one is dropped. */
-  generation: 0,
   /** Emits with an acknowledgement; always resolves with `{ ok, data }` or `{ ok: false, error }`. */
   async emit(event, payload) {
-    if (!socket?.connected) return { ok: false, error: { code: 'OFFLINE', message: 'Not connected to the server' } };
-    const generation = session.generation;
-    try {
-      const res = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
-      return generation === session.generation ? res : STALE;
-    } catch {
-      return { ok: false, error: { code: 'TIMEOUT', message: `No answer to ${event} within ${ACK_TIMEOUT_MS / 1000} s` } };
-    }
+    const asked = client;
+    if (!asked) return { ok: false, error: { code: 'OFFLINE', message: 'Not connected to the server' } };
+    const res = await asked.request(event, payload);
+    return asked === client ? res : STALE;
   },
   /** fetch with the bearer token; the same `{ ok, data | error }` envelope as the acks. */
   async api(method, path, body) {
-    const generation = session.generation;
+    const asked = client;
     try {
       const res = await fetch(path, {
         method,
@@ -51,7 +50,7 @@ const session = {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const json = await res.json().catch(() => undefined);
-      if (generation !== session.generation) return STALE;
+      if (asked !== client) return STALE;
       if (json && typeof json.ok === 'boolean') return json;
       return { ok: false, error: { code: `HTTP_${res.status}`, message: res.statusText || 'Unexpected answer' } };
     } catch (err) {
@@ -60,241 +59,111 @@ const session = {
   },
 };
 
-// ---- connection state ---------------------------------------------------------------------
-
-const STATE_TEXT = {
-  starting: 'Starting…',
-  connecting: 'Connecting…',
-  live: 'Live',
-  reconnecting: 'Reconnecting…',
-  offline: 'Offline',
-  'auth-error': 'Not signed in',
-  'signed-out': 'Not signed in',
-};
-
-function setState(state) {
-  document.body.dataset.state = state;
-  const pill = $('conn');
-  pill.textContent = STATE_TEXT[state] ?? state;
-  pill.className = `pill pill--${state}`;
-}
-
-function setBanner(text) {
-  const b = $('banner');
-  b.textContent = text ?? '';
-  show(b, Boolean(text));
-}
-
-function showAuthError(err) {
-  const box = $('auth-error');
-  const code = err?.data?.code;
-  const reason = err?.data?.message;
-  box.replaceChildren(
-    el('strong', {}, err?.message || 'Authentication error'),
-    code ? el('span', { className: 'mono' }, ` ${code}`) : null,
-    reason ? el('span', {}, ` — ${reason}.`) : null,
-    el('span', { className: 'alert-hint' }, ' Paste a valid token above' + (demoTokens ? ' or use a demo login.' : '.')),
-  );
-  box.hidden = false;
-}
-
-function clearAuthError() {
-  $('auth-error').hidden = true;
-  $('auth-error').replaceChildren();
-}
-
-function setAccountOpen(open) {
-  $('account').hidden = !open;
-  $('account-toggle').setAttribute('aria-expanded', String(open));
-}
-
-function showUser() {
-  const role = $('who-role');
-  if (!user) {
-    $('who').textContent = 'Not signed in';
-    role.hidden = true;
-    document.body.dataset.role = 'none';
-    return;
-  }
-  $('who').textContent = user.email ?? `User ${user.id.slice(0, 8)}`;
-  $('who').title = user.id;
-  role.textContent = user.role;
-  role.className = `role-badge${user.role === 'admin' ? ' role-badge--admin' : ''}`;
-  role.hidden = false;
-  document.body.dataset.role = user.role;
-}
-
-// ---- the socket ---------------------------------------------------------------------------
+// ---- the client ---------------------------------------------------------------------------
 
 /** Drops what this page knows about the previous user. */
 function resetSession() {
-  session.generation++;
   stopAdmin();
   hideAdmin();
-  socket?.removeAllListeners();
-  socket?.close();
-  socket = undefined;
+  for (const fn of undo.splice(0)) fn();
+  client?.close();
+  client = undefined;
   user = undefined;
-  connections = 0;
-  sessionEnded = undefined;
-  lastSeq.clear();
+  greeted = 0;
   lotRooms.clear();
   clearBookings();
   clearFeed();
   clearBoard();
-  showUser();
+  showUser(user);
   setBanner();
 }
 
-function connectWith(newToken, { implicit }) {
+/** The client's token source: the current token; for a demo login, a fresh one from the server. */
+async function currentToken() {
+  if (demoRole) {
+    const fresh = await fetchDemoTokens();
+    if (fresh?.[demoRole]) token = fresh[demoRole];
+  }
+  return token;
+}
+
+function connectWith(newToken, { implicit, role }) {
   resetSession();
   clearAuthError();
   token = newToken;
   tokenWasImplicit = implicit;
+  demoRole = role;
   setState('connecting');
-
-  socket = io({ auth: { token }, reconnectionDelayMax: 5000 });
-
-  socket.on('connected', (hello) => void onConnected(hello));
-
-  socket.on('connect_error', (err) => {
-    // A refused token is final (the client does not retry it); anything else retries by itself.
-    if (socket?.active) {
-      setState(connections > 0 ? 'reconnecting' : 'connecting');
-      setBanner(`Cannot reach the server (${err.message}); retrying…`);
-      return;
-    }
-    const wasImplicit = tokenWasImplicit;
-    resetSession();
-    setState('auth-error');
-    showAuthError(err);
-    setAccountOpen(true);
-    $('board-summary').textContent = 'Sign in to see the live board.';
-    if (wasImplicit && localStorage.getItem(TOKEN_KEY) === token) localStorage.removeItem(TOKEN_KEY);
-    if (wasImplicit && demoTokens && token !== demoTokens.user) {
-      toast('Saved token refused', `${err.data?.code ?? err.message}: signed in as the demo user instead.`, 'warning');
-      connectWith(demoTokens.user, { implicit: false });
-    }
-  });
-
-  socket.on('disconnect', (reason) => {
-    stopAdmin();
-    if (reason === 'io client disconnect') return;
-    if (sessionEnded) {
-      const ended = sessionEnded;
-      if (localStorage.getItem(TOKEN_KEY) === token) localStorage.removeItem(TOKEN_KEY);
-      resetSession();
-      setState('auth-error');
-      showAuthError(ended);
-      setAccountOpen(true);
-      return;
-    }
-    setState(socket?.active ? 'reconnecting' : 'offline');
-    setBanner(socket?.active ? 'Connection lost; reconnecting…' : `Disconnected (${reason}).`);
-  });
-
-  socket.on('server_shutdown', (p) => setBanner(p.message ?? 'The server is restarting; reconnecting…'));
-
-  socket.on('parking_updated', (p) => {
-    if (fresh(p)) applyUpdate(p);
-  });
-
-  socket.on('room_snapshot', (p) => {
-    if (p.lots) replaceAll(p.lots, performance.now());
-    if (p.bookings) replaceBookings(p.bookings);
-    if (p.seq) lastSeq.set(p.room, Math.max(lastSeq.get(p.room) ?? 0, p.seq));
-  });
-
-  socket.on('booking_updated', (p) => {
-    const isNew = fresh(p, () => void refreshMine());
-    if (!isNew) return;
-    noteBookingEvent(p);
-    if (p.booking?.user_id === user?.id) {
-      upsertBooking(p.booking);
-      watchLotOf(p.booking);
-    }
-  });
-
-  // Shown on my bookings only (an admin also hears other users' payments).
-  socket.on('payment_updated', (p) => {
-    if (fresh(p)) setPayment(p);
-  });
-
-  socket.on('notification', (p) => {
-    if (fresh(p)) addToFeed('notification', p);
-  });
-
-  socket.on('system_announcement', (p) => addToFeed('announcement', p));
-  socket.on('live_stats', (p) => showStats(p));
-  socket.on('error', (p) => {
-    // The token ran out while connected: the server says so, then disconnects this socket.
-    if (typeof p?.code === 'string' && p.code.startsWith('TOKEN_')) {
-      sessionEnded = { message: 'Signed out', data: { code: p.code, message: p.message } };
-      return;
-    }
-    toast(`Refused: ${p?.event ?? 'request'}`, describeError(p), 'error');
-  });
+  const c = createSpotcastClient({ url: location.origin, getToken: currentToken, requestTimeoutMs: ACK_TIMEOUT_MS });
+  client = c;
+  const showMine = () => showBookings(c.bookings.get(), c.payments.get());
+  undo = [
+    c.state.subscribe(() => onState(c)),
+    c.lots.subscribe(() => showLots(c.lots.get())),
+    c.bookings.subscribe(() => {
+      showMine();
+      for (const b of c.bookings.get().values()) watchLotOf(c, b);
+    }),
+    c.payments.subscribe(showMine),
+    c.on('booking_updated', noteBookingEvent),
+    c.on('notification', (p) => addToFeed('notification', p)),
+    c.on('system_announcement', (p) => addToFeed('announcement', p)),
+    c.on('live_stats', showStats),
+    c.on('server_shutdown', (p) => setBanner(p.message ?? 'The server is restarting; reconnecting…')),
+    c.on('error', (p) => !p.code.startsWith('TOKEN_') && toast(`Refused: ${p.event ?? 'request'}`, describeError(p), 'error')),
+    c.subscribe(rooms.parkingUpdates),
+  ];
+  c.connect();
 }
 
-/**
- * The server says hello on every (re)connection. Join the rooms, then fetch what we may have
- * missed: a fresh snapshot of the lots, and the bookings either replayed by seq or re-listed.
- */
-async function onConnected(hello) {
-  const first = connections === 0;
-  connections++;
-  document.body.dataset.connections = String(connections);
-  user = hello.user;
-  showUser();
+function onState(c) {
+  if (c !== client) return;
+  const s = c.state.get();
+  if (s.status === 'connected' && s.connections > greeted) return void onConnected(s);
+  if (s.status === 'connecting' || s.status === 'reconnecting') {
+    stopAdmin();
+    setState(s.status);
+    // AUTH_KEYS_UNAVAILABLE, a connection limit or the network: the client keeps the token and retries.
+    setBanner(s.error ? `Cannot connect (${describeError(s.error)}); retrying…` : 'Connection lost; reconnecting…');
+  } else if (s.status === 'error') onFailed(s);
+}
+
+/** A final refusal (a token the server will not take, or none): sign-in again. */
+function onFailed(s) {
+  const refused = token;
+  const wasImplicit = tokenWasImplicit;
+  resetSession();
+  if (!s.error.code.startsWith('TOKEN_')) {
+    setState('offline');
+    return setBanner(`Disconnected: ${describeError(s.error)}. Reload the page to connect again.`);
+  }
+  setState('auth-error');
+  showAuthError(s.error, { signedOut: s.connections > 0, demo: Boolean(demoTokens) });
+  setAccountOpen(true);
+  $('board-summary').textContent = 'Sign in to see the live board.';
+  if (localStorage.getItem(TOKEN_KEY) === refused) localStorage.removeItem(TOKEN_KEY);
+  if (wasImplicit && demoTokens && refused !== demoTokens.user) {
+    toast('Saved token refused', `${s.error.code}: signed in as the demo user instead.`, 'warning');
+    connectWith(demoTokens.user, { implicit: false, role: 'user' });
+  }
+}
+
+/** Each greeting (the first, and after every reconnect): the client has resumed the rooms by itself. */
+function onConnected(s) {
+  const first = greeted === 0;
+  greeted = s.connections;
+  document.body.dataset.connections = String(greeted);
+  user = s.user;
+  showUser(user);
   setState('live');
   setBanner();
   clearAuthError();
   setAccountOpen(false);
   localStorage.setItem(TOKEN_KEY, token);
-  if (!first) toast('Reconnected', 'Back online; catching up on what changed.', 'success', 3000);
-
-  const askedAt = performance.now();
-  const [sub, snapshot] = await Promise.all([
-    session.emit('subscribe', { type: 'parking_updates' }),
-    session.emit('get_parking_availability', {}),
-  ]);
-  if (sub.stale || snapshot.stale) return;
-  if (!sub.ok) toast('Live updates unavailable', describeError(sub.error), 'error');
-  if (snapshot.ok) replaceAll(snapshot.data.lots, askedAt);
-  else toast('Could not load the parking lots', describeError(snapshot.error), 'error');
-
-  const userRoom = `user:${user.id}`;
-  const seen = lastSeq.get(userRoom);
-  if (!first && seen !== undefined) {
-    // Replays what we missed in order (or sends a room_snapshot when the gap is too old).
-    const res = await session.emit('subscribe', { room: userRoom, last_seq: seen });
-    if (!res.ok) await refreshMine();
-  } else {
-    await refreshMine();
-    if (first) void loadNotifications();
-  }
-  for (const lotId of lotRooms) void session.emit('subscribe', { room: `parking_lot:${lotId}` });
-
+  if (first) void loadNotifications();
+  else toast('Reconnected', 'Back online; catching up on what changed.', 'success', 3000);
   if (user.role === 'admin') startAdmin();
   else hideAdmin();
-}
-
-/** Seq bookkeeping per room: false for an event already seen; calls onGap when some were skipped. */
-function fresh(p, onGap) {
-  if (!p || p.room === undefined || p.seq === undefined) return true;
-  const last = lastSeq.get(p.room);
-  if (last !== undefined && p.seq <= last) return false;
-  lastSeq.set(p.room, p.seq);
-  if (last !== undefined && p.seq > last + 1 && onGap) onGap();
-  return true;
-}
-
-async function refreshMine() {
-  const res = await session.api('GET', '/bookings?limit=50');
-  if (res.stale) return;
-  if (!res.ok) return toast('Could not load your bookings', describeError(res.error), 'error');
-  replaceBookings(res.data.bookings);
-  for (const b of res.data.bookings) watchLotOf(b);
 }
 
 async function loadNotifications() {
@@ -303,11 +172,11 @@ async function loadNotifications() {
   for (const n of res.data.notifications) addToFeed('notification', { ...n, timestamp: n.created_at }, { quiet: true });
 }
 
-/** Join the room of a lot I hold a booking in, so announcements for that lot reach me. */
-function watchLotOf(b) {
-  if (!b || !['pending', 'confirmed', 'active'].includes(b.status) || lotRooms.has(b.parking_lot_id)) return;
+/** Hold the room of a lot I hold a booking in, so announcements for that lot reach me. */
+function watchLotOf(c, b) {
+  if (!HOLDING.has(b.status) || lotRooms.has(b.parking_lot_id)) return;
   lotRooms.add(b.parking_lot_id);
-  void session.emit('subscribe', { room: `parking_lot:${b.parking_lot_id}` });
+  undo.push(c.subscribe(rooms.lot(b.parking_lot_id)));
 }
 
 // ---- sign-in ------------------------------------------------------------------------------
@@ -320,6 +189,17 @@ async function fetchDemoTokens() {
     return json?.ok && json.data?.user ? json.data : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether this server offers "Pay (test)" (the development default): asked once, only where the demo is. */
+async function payIsOffered() {
+  if (!demoTokens) return false;
+  try {
+    const res = await fetch('/demo/pay', { headers: { authorization: `Bearer ${demoTokens.user}` }, cache: 'no-store' });
+    return res.ok;
+  } catch {
+    return false;
   }
 }
 
@@ -346,8 +226,8 @@ function wireSignIn() {
     $('token-input').value = '';
     connectWith(value, { implicit: false });
   });
-  $('demo-user').addEventListener('click', () => demoTokens && connectWith(demoTokens.user, { implicit: false }));
-  $('demo-admin').addEventListener('click', () => demoTokens && connectWith(demoTokens.admin, { implicit: false }));
+  $('demo-user').addEventListener('click', () => demoTokens && connectWith(demoTokens.user, { implicit: false, role: 'user' }));
+  $('demo-admin').addEventListener('click', () => demoTokens && connectWith(demoTokens.admin, { implicit: false, role: 'admin' }));
   $('sign-out').addEventListener('click', signOut);
 }
 
@@ -358,15 +238,22 @@ async function boot() {
 
   demoTokens = await fetchDemoTokens();
   show($('demo-logins'), Boolean(demoTokens));
+  offerPay(await payIsOffered());
 
   const stored = localStorage.getItem(TOKEN_KEY);
-  const start = stored ?? demoTokens?.user;
-  if (start) connectWith(start, { implicit: true });
+  if (stored) connectWith(stored, { implicit: true, role: demoRoleOf(stored) });
+  else if (demoTokens) connectWith(demoTokens.user, { implicit: true, role: 'user' });
   else {
     setState('signed-out');
     setAccountOpen(true);
     $('board-summary').textContent = 'Sign in with a token to see the live board.';
   }
+}
+
+/** A stored token that is one of the demo tokens keeps being renewed from the server. */
+function demoRoleOf(stored) {
+  if (!demoTokens) return undefined;
+  return stored === demoTokens.user ? 'user' : stored === demoTokens.admin ? 'admin' : undefined;
 }
 
 void boot();

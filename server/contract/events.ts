@@ -1,32 +1,33 @@
-/** The event maps Socket.IO's generics take: every event name with its payload and acknowledgement. */
-import type { z } from 'zod';
+/**
+ * The event maps Socket.IO's generics take: every event name with its payload and acknowledgement.
+ * Plain types only (no zod): the client package ships them to browsers.
+ */
 import type { Ack, ErrorPayload } from './errors.js';
 import type {
   AnnouncementPayload,
+  AnnouncementRequest,
+  AvailabilityQueryPayload,
   AvailabilityReply,
+  BookingRefPayload,
   BookingUpdatedPayload,
   BookingView,
+  CancelBookingPayload,
   ConnectedPayload,
+  CreateBookingPayload,
   LiveStatsPayload,
   LotAvailability,
   NotificationPayload,
   ParkingUpdatedPayload,
   PaymentUpdatedPayload,
+  RefreshTokenPayload,
   ReplayInfo,
   ResumedPayload,
   RoomSnapshotPayload,
   ServerShutdownPayload,
+  SetAvailabilityPayload,
+  SubscribePayload,
+  TokenRefreshedPayload,
 } from './payloads.js';
-import type {
-  announcementSchema,
-  availabilityQuerySchema,
-  bookingRefSchema,
-  cancelBookingSchema,
-  createBookingSchema,
-  refreshTokenSchema,
-  setAvailabilityEventSchema,
-  subscribeSchema,
-} from './schemas.js';
 
 export interface SubscribeReply {
   room: string;
@@ -44,16 +45,16 @@ export interface CreateBookingReply extends BookingReply {
 }
 
 export interface ClientToServerEvents {
-  subscribe: (payload: z.input<typeof subscribeSchema>, ack?: Ack<SubscribeReply>) => void;
-  unsubscribe: (payload: z.input<typeof subscribeSchema>, ack?: Ack<UnsubscribeReply>) => void;
-  refresh_token: (payload: z.input<typeof refreshTokenSchema>, ack?: Ack<{ token_expires_at: string }>) => void;
-  get_parking_availability: (payload?: z.input<typeof availabilityQuerySchema>, ack?: Ack<AvailabilityReply>) => void;
+  subscribe: (payload: SubscribePayload, ack?: Ack<SubscribeReply>) => void;
+  unsubscribe: (payload: SubscribePayload, ack?: Ack<UnsubscribeReply>) => void;
+  refresh_token: (payload: RefreshTokenPayload, ack?: Ack<TokenRefreshedPayload>) => void;
+  get_parking_availability: (payload?: AvailabilityQueryPayload, ack?: Ack<AvailabilityReply>) => void;
   get_live_stats: (payload?: Record<string, never>, ack?: Ack<LiveStatsPayload>) => void;
-  send_announcement: (payload: z.input<typeof announcementSchema>, ack?: Ack<AnnouncementPayload>) => void;
-  set_parking_availability: (payload: z.input<typeof setAvailabilityEventSchema>, ack?: Ack<LotAvailability>) => void;
-  create_booking: (payload: z.input<typeof createBookingSchema>, ack?: Ack<CreateBookingReply>) => void;
-  cancel_booking: (payload: z.input<typeof cancelBookingSchema>, ack?: Ack<BookingReply>) => void;
-  get_booking_status: (payload: z.input<typeof bookingRefSchema>, ack?: Ack<BookingReply>) => void;
+  send_announcement: (payload: AnnouncementRequest, ack?: Ack<AnnouncementPayload>) => void;
+  set_parking_availability: (payload: SetAvailabilityPayload, ack?: Ack<LotAvailability>) => void;
+  create_booking: (payload: CreateBookingPayload, ack?: Ack<CreateBookingReply>) => void;
+  cancel_booking: (payload: CancelBookingPayload, ack?: Ack<BookingReply>) => void;
+  get_booking_status: (payload: BookingRefPayload, ack?: Ack<BookingReply>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -62,7 +63,7 @@ export interface ServerToClientEvents {
   unsubscribed: (payload: UnsubscribeReply) => void;
   room_snapshot: (payload: RoomSnapshotPayload) => void;
   resumed: (payload: ResumedPayload) => void;
-  token_refreshed: (payload: { token_expires_at: string }) => void;
+  token_refreshed: (payload: TokenRefreshedPayload) => void;
   server_shutdown: (payload: ServerShutdownPayload) => void;
   parking_availability: (payload: AvailabilityReply) => void;
   parking_updated: (payload: ParkingUpdatedPayload) => void;

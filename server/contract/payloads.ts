@@ -1,5 +1,73 @@
-/** What the server sends: the payload of every server → client event and HTTP reply. */
+/**
+ * The payloads on the wire, as plain types: what clients send (each tied to its zod schema in
+ * schemas.ts, so the two cannot drift) and what the server sends. No zod here: the client
+ * package ships these declarations to browsers as they are.
+ */
 import type { AnnouncementType, BookingStatus, PaymentStatus } from './statuses.js';
+
+// ---- what clients send -----------------------------------------------------------------------
+
+/**
+ * `subscribe` / `unsubscribe`: a full room name (`parking_lot:<id>`, `parking_updates`, `admin`,
+ * `user:<id>`; `type` then only a hint), or the short forms `{ type: 'parking_lot', room: '<id>' }`
+ * and `{ type: 'parking_updates' }`. One of room or type is required.
+ */
+export interface SubscribePayload {
+  room?: string | undefined;
+  type?: string | undefined;
+  /** The last sequence number seen in this room: the server replays what came after. */
+  last_seq?: number | undefined;
+}
+
+export interface RefreshTokenPayload {
+  token: string;
+}
+
+/** `parking_lot_id` absent or null: every lot. */
+export interface AvailabilityQueryPayload {
+  parking_lot_id?: string | null | undefined;
+}
+
+/** An admin's change to a lot (PUT …/availability); at least one of the first three. */
+export interface AvailabilityChange {
+  available_spaces?: number | undefined;
+  out_of_service?: number | undefined;
+  is_open?: boolean | undefined;
+  reason?: string | undefined;
+}
+
+export interface SetAvailabilityPayload extends AvailabilityChange {
+  parking_lot_id: string;
+}
+
+export interface AnnouncementRequest {
+  message: string;
+  title?: string | undefined;
+  /** Default `info`. */
+  type?: AnnouncementType | undefined;
+  /** A room to target (e.g. `parking_lot:<id>`); everyone when absent. */
+  room?: string | undefined;
+}
+
+/** Exactly one of `ends_at` or `duration_minutes`; `starts_at` defaults to now. */
+export interface CreateBookingPayload {
+  parking_lot_id: string;
+  starts_at?: string | undefined;
+  ends_at?: string | undefined;
+  duration_minutes?: number | undefined;
+  idempotency_key?: string | undefined;
+  vehicle_plate?: string | undefined;
+}
+
+export interface BookingRefPayload {
+  booking_id: string;
+}
+
+export interface CancelBookingPayload extends BookingRefPayload {
+  reason?: string | undefined;
+}
+
+// ---- what the server sends -------------------------------------------------------------------
 
 export interface PublicUser {
   id: string;
@@ -136,6 +204,10 @@ export interface RoomSnapshotPayload {
 export interface ResumedPayload {
   rooms: ReplayInfo[];
   failed: { room: string; code: string; message: string }[];
+}
+
+export interface TokenRefreshedPayload {
+  token_expires_at: string;
 }
 
 export interface ServerShutdownPayload {

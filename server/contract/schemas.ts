@@ -1,5 +1,20 @@
-/** What clients send: one zod schema per client event and HTTP body, so a handler's input type comes from its schema. */
+/**
+ * What clients send: one zod schema per client event and HTTP body, so a handler's input type
+ * comes from its schema. Each schema of a client payload is tied to its plain type in payloads.ts
+ * at the end of this file: a change to one without the other fails `npm run typecheck`.
+ */
 import { z } from 'zod';
+import type {
+  AnnouncementRequest,
+  AvailabilityChange,
+  AvailabilityQueryPayload,
+  BookingRefPayload,
+  CancelBookingPayload,
+  CreateBookingPayload,
+  RefreshTokenPayload,
+  SetAvailabilityPayload,
+  SubscribePayload,
+} from './payloads.js';
 import { ANNOUNCEMENT_TYPES, BOOKING_STATUSES } from './statuses.js';
 
 const uuid = z.uuid({ message: 'must be a uuid' });
@@ -118,3 +133,30 @@ export const listNotificationsQuerySchema = z.object({
   unread_only: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 export const notificationParamsSchema = z.object({ id: z.uuid({ message: 'notification id must be a uuid' }) });
+
+// ---- each client payload's schema accepts exactly its plain type ---------------------------------
+
+/** True when A and B have the same keys and each is assignable to the other (optionality included). */
+type Same<A, B> = [A] extends [B]
+  ? [B] extends [A]
+    ? [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never]
+      ? true
+      : false
+    : false
+  : false;
+/** Fails to compile unless its argument is `true`: the error's line names the schema that drifted. */
+type Tie<T extends true> = T;
+
+// Nothing uses this type: the compiler checks it where it stands.
+type PayloadTypesMatchSchemas = [
+  Tie<Same<z.input<typeof subscribeSchema>, SubscribePayload>>,
+  Tie<Same<z.input<typeof unsubscribeSchema>, SubscribePayload>>,
+  Tie<Same<z.input<typeof refreshTokenSchema>, RefreshTokenPayload>>,
+  Tie<Same<z.input<typeof availabilityQuerySchema>, AvailabilityQueryPayload>>,
+  Tie<Same<z.input<typeof setAvailabilitySchema>, AvailabilityChange>>,
+  Tie<Same<z.input<typeof setAvailabilityEventSchema>, SetAvailabilityPayload>>,
+  Tie<Same<z.input<typeof announcementSchema>, AnnouncementRequest>>,
+  Tie<Same<z.input<typeof createBookingSchema>, CreateBookingPayload>>,
+  Tie<Same<z.input<typeof bookingRefSchema>, BookingRefPayload>>,
+  Tie<Same<z.input<typeof cancelBookingSchema>, CancelBookingPayload>>,
+];
