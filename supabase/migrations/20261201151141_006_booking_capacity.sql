@@ -177,7 +177,12 @@ begin
   select * into lot from public.parking_lots where id = p_lot_id;
   v_starts := coalesce(p_starts_at, clock_timestamp());
   v_ends := coalesce(p_ends_at, v_starts + make_interval(mins => p_duration_minutes));
-  if found and v_ends > v_starts and public.lot_peak_holds(p_lot_id, v_starts, v_ends) >= public.lot_capacity(lot) then
+  -- A window that is already over holds nothing and would only be charged. (After the replay
+  -- above: a retry of a booking made before its end still gets that booking.)
+  if v_ends <= clock_timestamp() then
+    raise exception 'The booking''s window is already over (ends_at must be in the future)' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  if lot.id is not null and v_ends > v_starts and public.lot_peak_holds(p_lot_id, v_starts, v_ends) >= public.lot_capacity(lot) then
     raise exception 'No space left in % for that time', lot.name using errcode = 'P0001', hint = 'LOT_FULL';
   end if;
 
