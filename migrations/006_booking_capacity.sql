@@ -48,17 +48,19 @@ grant execute on function public.lot_capacity(public.parking_lots), public.lot_p
   to service_role;
 
 -- Availability of one lot or all. Security definer so that a user can count the spaces others'
--- bookings hold without seeing those bookings: it returns aggregates only.
+-- bookings hold without seeing those bookings: it returns aggregates only. `id` repeats
+-- parking_lot_id for frontends that key lots by `id` (the reference document's hook matches
+-- `lot.id === data.parking_lot_id`); parking_updated carries both, as it is built from this row.
 create function public.lot_availability(p_lot_id uuid default null)
 returns table (
-  parking_lot_id uuid, name text, total_spaces integer, out_of_service integer,
+  id uuid, parking_lot_id uuid, name text, total_spaces integer, out_of_service integer,
   occupied_unbooked integer, held integer, available_spaces integer, is_open boolean,
   updated_at timestamptz
 )
 language sql stable security definer
 set search_path = ''
 as $$
-  select l.id, l.name, l.total_spaces, l.out_of_service, l.occupied_unbooked, h.held,
+  select l.id, l.id, l.name, l.total_spaces, l.out_of_service, l.occupied_unbooked, h.held,
          greatest(l.total_spaces - l.out_of_service - l.occupied_unbooked - h.held, 0),
          l.is_open, l.updated_at
   from public.parking_lots l
