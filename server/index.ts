@@ -125,7 +125,12 @@ async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => 
     return config.database.url;
   }
   logger.info({ dir: config.database.dir }, 'no DATABASE_URL: starting the embedded Postgres');
-  const embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dir: config.database.dir, port: config.database.port, logger });
+  const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
+    dir: config.database.dir,
+    explicitDir: config.database.dirFromEnv,
+    port: config.database.port,
+    logger,
+  });
   cleanups.push(() => embedded.stop());
   return embedded.url;
 }

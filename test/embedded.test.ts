@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './helpers/env.js';
+import { pino } from 'pino';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../server/platform/db/embedded.js';
+import { FALLBACK_ROOT } from '../server/platform/db/embedded-location.js';
+import { freePort, withClient } from './helpers/env.js';
 
 const run = promisify(execFile);
 
@@ -81,5 +84,55 @@ describe('embedded default (npm start with no settings)', function () {
     assert.equal(await exited, 0);
     const { stdout } = await run('sh', ['-c', `(echo > /dev/tcp/127.0.0.1/${pgPort}) 2>/dev/null && echo open || echo closed`], { shell: '/bin/bash' }).catch(() => ({ stdout: 'closed' }));
     assert.match(stdout, /closed/);
+  });
+});
+
+describe('embedded Postgres as root, in a project folder the postgres user cannot enter (a clone under /root, mode 700)', function () {
+  this.timeout(120_000);
+  const closed = mkdtempSync(path.join(tmpdir(), 'spotcast-closed-'));
+  const configured = path.join(closed, 'project', '.data', 'postgres');
+  const hadFallbackRoot = existsSync(FALLBACK_ROOT);
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  let db: EmbeddedDatabase | undefined;
+
+  before(function () {
+    if (userInfo().uid !== 0) {
+      console.warn('    SKIPPED (not running as root): the postgres-user fallback only applies to root');
+      this.skip();
+    }
+    chmodSync(closed, 0o700);
+  });
+  after(async () => {
+    await db?.stop();
+    if (db && db.dataDir.startsWith(`${FALLBACK_ROOT}/`)) rmSync(path.dirname(db.dataDir), { recursive: true, force: true });
+    if (!hadFallbackRoot && existsSync(FALLBACK_ROOT) && readdirSync(FALLBACK_ROOT).length === 0) rmdirSync(FALLBACK_ROOT);
+    rmSync(closed, { recursive: true, force: true });
+  });
+
+  it('with EMBEDDED_PG_DIR set there explicitly: refuses with what to do, and creates nothing', async () => {
+    await assert.rejects(
+      startEmbeddedPostgres({ dir: configured, explicitDir: true, port: await freePort(), logger }),
+      (err: Error) => err.message.includes(`EMBEDDED_PG_DIR=${configured}`) && err.message.includes(`cannot enter ${closed}`) && /chmod o\+x/.test(err.message),
+    );
+    assert.equal(existsSync(path.join(closed, 'project')), false);
+  });
+
+  it('by default: keeps the data under /var/lib/spotcast/<hash>/postgres, says where, and finds it again after a restart', async () => {
+    const port = await freePort();
+    db = await startEmbeddedPostgres({ dir: configured, explicitDir: false, port, logger });
+    assert.match(db.dataDir, new RegExp(`^${FALLBACK_ROOT}/[0-9a-f]{16}/postgres$`));
+    assert.equal(readFileSync(path.join(path.dirname(db.dataDir), 'configured-data-dir'), 'utf8').trim(), configured);
+    assert.ok(
+      lines.some((l) => l.includes(`cannot enter ${closed}`) && l.includes(`lives in ${db!.dataDir} instead`)),
+      `the log says where the data went:\n${lines.join('')}`,
+    );
+    await withClient(db.url, (c) => c.query('create table kept (v text); insert into kept values ($$across restarts$$)'));
+    await db.stop();
+
+    db = await startEmbeddedPostgres({ dir: configured, explicitDir: false, port, logger });
+    const { rows } = await withClient(db.url, (c) => c.query('select v from kept'));
+    assert.deepEqual(rows, [{ v: 'across restarts' }]);
+    assert.equal(existsSync(configured), false, 'nothing was written where Postgres could not have read it');
   });
 });
