@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApplication } from './app.js';
 import { loadOrCreateDevSecret } from './platform/auth/dev-secret.js';
@@ -8,6 +9,7 @@ import { createSupabaseCalls } from './platform/data/supabase-calls.js';
 import { Db } from './platform/db/db.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded.js';
 import { runMigrations } from './platform/db/migrate.js';
+import { recordDevServer } from './features/demo/dev-server.js';
 import { seedDemoData } from './features/demo/seed.js';
 import { demoBanner, demoTokens } from './features/demo/tokens.js';
 import { BullMqScheduler } from './platform/jobs/bullmq-scheduler.js';
@@ -92,11 +94,17 @@ async function main(): Promise<void> {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, resolve);
     });
+    const port = (httpServer.address() as AddressInfo).port;
     logger.info(
-      { port: config.port, database: config.database.kind, adapter: config.redisUrl ? 'redis' : 'in-memory' },
+      { port, database: config.database.kind, adapter: config.redisUrl ? 'redis' : 'in-memory' },
       config.redisUrl ? 'spotcast is listening' : 'spotcast is listening as a single node (no REDIS_URL: in-memory adapter)',
     );
-    if ('tokens' in demo) process.stdout.write(demoBanner(`http://localhost:${config.port}`, demo.tokens));
+    // The development default says where it listens, in its data folder, for the smoke script.
+    if (config.env !== 'production' && (config.database.kind === 'embedded' || devSecret)) {
+      const forget = recordDevServer(devDataFolder(config), { host: config.host, port });
+      cleanups.push(async () => forget());
+    }
+    if ('tokens' in demo) process.stdout.write(demoBanner(`http://localhost:${port}`, demo.tokens));
   } catch (err) {
     logger.fatal({ err }, 'spotcast failed to start');
     await stopAll();
@@ -135,19 +143,22 @@ async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => 
   return embedded.url;
 }
 
+/** The project's data folder (`.data`): the generated secrets and the dev server's address live there. */
+function devDataFolder(config: Config): string {
+  return path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
+}
+
 /** The configured keys, or else the generated development secret (then also returned as `devSecret`). */
 function resolveJwt(config: Config, logger: Logger): { jwt: Config['jwt']; devSecret?: string } {
   if (config.jwt.secret || config.jwt.publicKeys || config.jwt.jwks) return { jwt: config.jwt };
-  const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
-  const dev = loadOrCreateDevSecret(dataDir, 'dev-jwt-secret');
+  const dev = loadOrCreateDevSecret(devDataFolder(config), 'dev-jwt-secret');
   logger.warn({ file: dev.file, created: dev.created }, 'no JWT key (JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL): using a development secret (never in production)');
   return { jwt: { ...config.jwt, secret: dev.secret }, devSecret: dev.secret };
 }
 
 function resolveWebhookSecret(config: Config, logger: Logger): Config['payments'] {
   if (config.payments.webhookSecret || config.env === 'production') return config.payments;
-  const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
-  const dev = loadOrCreateDevSecret(dataDir, 'dev-webhook-secret');
+  const dev = loadOrCreateDevSecret(devDataFolder(config), 'dev-webhook-secret');
   logger.warn({ file: dev.file }, 'no PAYMENT_WEBHOOK_SECRET: using a development webhook secret (never in production)');
   return { ...config.payments, webhookSecret: dev.secret };
 }
