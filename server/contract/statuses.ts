@@ -1,7 +1,7 @@
 /**
  * The lifecycle facts the database and the server share. The SQL in migrations/ writes the same
- * lists (check constraints, transitions, event names); test/contract-sql.test.ts holds the two
- * against each other, so neither can drift.
+ * lists (check constraints, transitions, event names); test/hold-edges.test.ts holds the
+ * transitions against advance_booking, so the two cannot drift apart unnoticed.
  */
 
 export const BOOKING_STATUSES = ['pending', 'confirmed', 'active', 'completed', 'cancelled', 'expired'] as const;
