@@ -1,7 +1,7 @@
 /**
  * The lifecycle facts the database and the server share. The SQL in migrations/ writes the same
- * lists (check constraints, transitions, event names); test/hold-edges.test.ts holds the
- * transitions against advance_booking, so the two cannot drift apart unnoticed.
+ * lists (check constraints, transitions, event names); test/hold-edges.test.ts checks that
+ * advance_booking knows every transition listed here and refuses any other name.
  */
 
 export const BOOKING_STATUSES = ['pending', 'confirmed', 'active', 'completed', 'cancelled', 'expired'] as const;
