@@ -60,6 +60,10 @@ declare
 begin
   select * into b from public.bookings where id = p_booking_id;
   if not found then return null; end if;
+  if b.status <> 'pending' then -- paid, cancelled or expired: for good, so no lock is needed to drop the edge
+    delete from public.hold_window_edges where booking_id = p_booking_id and transition = p_transition;
+    return null;
+  end if;
   perform 1 from public.parking_lots where id = b.parking_lot_id for update;
   select * into e from public.hold_window_edges where booking_id = p_booking_id and transition = p_transition for update;
   if not found then return null; end if;
