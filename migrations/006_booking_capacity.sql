@@ -48,17 +48,19 @@ grant execute on function public.lot_capacity(public.parking_lots), public.lot_p
   to service_role;
 
 -- Availability of one lot or all. Security definer so that a user can count the spaces others'
--- bookings hold without seeing those bookings: it returns aggregates only.
+-- bookings hold without seeing those bookings: it returns aggregates only. `id` repeats
+-- parking_lot_id for frontends that key lots by `id` (the reference document's hook matches
+-- `lot.id === data.parking_lot_id`); parking_updated carries both, as it is built from this row.
 create function public.lot_availability(p_lot_id uuid default null)
 returns table (
-  parking_lot_id uuid, name text, total_spaces integer, out_of_service integer,
+  id uuid, parking_lot_id uuid, name text, total_spaces integer, out_of_service integer,
   occupied_unbooked integer, held integer, available_spaces integer, is_open boolean,
   updated_at timestamptz
 )
 language sql stable security definer
 set search_path = ''
 as $$
-  select l.id, l.name, l.total_spaces, l.out_of_service, l.occupied_unbooked, h.held,
+  select l.id, l.id, l.name, l.total_spaces, l.out_of_service, l.occupied_unbooked, h.held,
          greatest(l.total_spaces - l.out_of_service - l.occupied_unbooked - h.held, 0),
          l.is_open, l.updated_at
   from public.parking_lots l
@@ -120,6 +122,22 @@ revoke execute on function public.append_booking_events(public.bookings, text, u
 grant execute on function public.append_booking_events(public.bookings, text, uuid, boolean, text, text, text)
   to service_role;
 
+-- The instants at which an unpaid hold starts or stops counting in its lot's availability
+-- (lot_held_now) with no status change to announce it. A paid booking's start and end are status
+-- changes (activate, complete, in 008) that tell the lot's watchers; a pending hold stays pending
+-- across both. create_booking writes the edges still ahead; advance_booking (008) announces each
+-- when it is due and deletes it, and due_bookings finds those whose job was lost.
+create table public.hold_window_edges (
+  booking_id uuid not null references public.bookings (id) on delete cascade,
+  transition text not null check (transition in ('hold_start', 'hold_end')),
+  due_at timestamptz not null,
+  primary key (booking_id, transition)
+);
+create index hold_window_edges_due on public.hold_window_edges (due_at);
+alter table public.hold_window_edges enable row level security;
+revoke all on public.hold_window_edges from anon, authenticated;
+grant all on public.hold_window_edges to service_role;
+
 -- A booking for the caller. The lot row lock serialises every booking of the lot (on every node),
 -- so the capacity check and the insert are one step: two clients can never both take the last
 -- space. With an idempotency key, the same key returns the same booking, never two.
@@ -141,6 +159,7 @@ declare
   v_capacity integer;
   v_starts timestamptz;
   v_ends timestamptz;
+  v_now timestamptz;
   settings public.booking_settings;
 begin
   if v_uid is null then
@@ -174,7 +193,12 @@ begin
   select * into lot from public.parking_lots where id = p_lot_id;
   v_starts := coalesce(p_starts_at, clock_timestamp());
   v_ends := coalesce(p_ends_at, v_starts + make_interval(mins => p_duration_minutes));
-  if found and v_ends > v_starts and public.lot_peak_holds(p_lot_id, v_starts, v_ends) >= public.lot_capacity(lot) then
+  -- A window that is already over holds nothing and would only be charged. (After the replay
+  -- above: a retry of a booking made before its end still gets that booking.)
+  if v_ends <= clock_timestamp() then
+    raise exception 'The booking''s window is already over (ends_at must be in the future)' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  if lot.id is not null and v_ends > v_starts and public.lot_peak_holds(p_lot_id, v_starts, v_ends) >= public.lot_capacity(lot) then
     raise exception 'No space left in % for that time', lot.name using errcode = 'P0001', hint = 'LOT_FULL';
   end if;
 
@@ -211,12 +235,23 @@ begin
       using errcode = 'P0001', hint = 'LOT_FULL';
   end if;
 
+  -- Created when it is made under the lot lock (the wall clock), not when its transaction began:
+  -- a window that starts after created_at was not counted by the creation's own announcement.
+  v_now := clock_timestamp();
   insert into public.bookings (user_id, parking_lot_id, starts_at, ends_at, status, hold_expires_at,
-                               amount_cents, vehicle_plate, idempotency_key)
-  values (v_uid, p_lot_id, v_starts, v_ends, 'pending', clock_timestamp() + make_interval(secs => settings.hold_seconds),
+                               amount_cents, vehicle_plate, idempotency_key, created_at, updated_at)
+  values (v_uid, p_lot_id, v_starts, v_ends, 'pending', v_now + make_interval(secs => settings.hold_seconds),
           ceil(extract(epoch from (v_ends - v_starts)) / 3600 * lot.hourly_rate_cents)::integer,
-          p_vehicle_plate, p_idempotency_key)
+          p_vehicle_plate, p_idempotency_key, v_now, v_now)
   returning * into b;
+  -- The edges of this window that fall while it is still an unpaid hold and that no status change
+  -- will announce: its start, when it comes after now and before the hold runs out; its end, when
+  -- the hold outlives the window. (Past the hold, it has expired or been paid: those announce.)
+  insert into public.hold_window_edges (booking_id, transition, due_at)
+  select b.id, e.transition, e.due_at
+    from (values ('hold_start', b.starts_at, b.starts_at > b.created_at and b.starts_at < b.hold_expires_at),
+                 ('hold_end', b.ends_at, b.ends_at < b.hold_expires_at)) e(transition, due_at, within_hold)
+   where e.within_hold;
 
   return jsonb_build_object('booking', public.booking_json(b), 'replayed', false,
     'events', public.append_booking_events(b, 'created', v_uid, true,

@@ -36,6 +36,8 @@ const limit = (fallback: string) =>
     })
     .refine((v) => v.points >= 1 && v.seconds >= 1, 'points and seconds must be at least 1');
 
+const DEFAULT_EMBEDDED_PG_DIR = '.data/postgres';
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(5000, 0, 65535),
@@ -45,7 +47,8 @@ const envSchema = z.object({
   DATABASE_URL: optionalString,
   DATABASE_POOL_MAX: int(10, 1, 200),
   DATABASE_QUERY_TIMEOUT_MS: int(10_000, 100, 600_000),
-  EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
+  /** Unset: .data/postgres, or (as root, when the postgres user cannot reach it) a folder under /var/lib/spotcast. */
+  EMBEDDED_PG_DIR: optionalString,
   EMBEDDED_PG_PORT: int(54329, 1, 65535),
   SEED_DEMO_DATA: z.enum(['auto', 'true', 'false']).default('auto'),
 
@@ -135,7 +138,7 @@ export interface Config {
   nodeId: string;
   database:
     | { kind: 'external'; url: string; poolMax: number; queryTimeoutMs: number }
-    | { kind: 'embedded'; dir: string; port: number; poolMax: number; queryTimeoutMs: number };
+    | { kind: 'embedded'; dir: string; dirFromEnv: boolean; port: number; poolMax: number; queryTimeoutMs: number };
   seedDemoData: boolean;
   redisUrl?: string | undefined;
   redisAdapterKey: string;
@@ -195,7 +198,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
     database: e.DATABASE_URL
       ? { kind: 'external', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS }
-      : { kind: 'embedded', dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT, poolMax: e.DATABASE_POOL_MAX, queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS },
+      : { kind: 'embedded', dir: e.EMBEDDED_PG_DIR ?? DEFAULT_EMBEDDED_PG_DIR, dirFromEnv: e.EMBEDDED_PG_DIR !== undefined, port: e.EMBEDDED_PG_PORT, poolMax: e.DATABASE_POOL_MAX, queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS },
     seedDemoData: e.SEED_DEMO_DATA === 'auto' ? embedded : e.SEED_DEMO_DATA === 'true',
     redisUrl: e.REDIS_URL,
     redisAdapterKey: e.REDIS_ADAPTER_KEY,

@@ -4,13 +4,14 @@ import path from 'node:path';
 import { createApplication } from './app.js';
 import { loadOrCreateDevSecret } from './platform/auth/dev-secret.js';
 import { createTokenVerifier } from './platform/auth/jwt.js';
-import { mintToken } from './platform/auth/tokens.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createSupabaseCalls } from './platform/data/supabase-calls.js';
 import { Db } from './platform/db/db.js';
 import type { EmbeddedDatabase } from './platform/db/embedded.js';
 import { runMigrations } from './platform/db/migrate.js';
-import { DEMO_ADMIN_ID, DEMO_USER_ID, seedDemoData } from './features/demo/seed.js';
+import { recordDevServer } from './features/demo/dev-server.js';
+import { seedDemoData } from './features/demo/seed.js';
+import { demoBanner, demoTokens } from './features/demo/tokens.js';
 import { BullMqScheduler } from './platform/jobs/bullmq-scheduler.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createRedisClients } from './platform/redis.js';
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
 
   try {
     // Keys first: a key that cannot verify anything stops the start before the database is touched.
-    const jwt = resolveJwt(config, logger);
+    const { jwt, devSecret } = resolveJwt(config, logger);
     const verifier = await createTokenVerifier(jwt, { logger });
     cleanups.push(async () => verifier.close());
     const databaseUrl = await resolveDatabase(config, logger, cleanups);
@@ -72,10 +73,11 @@ async function main(): Promise<void> {
         })
       : undefined;
 
-    const demoTokens = jwt.secret && config.seedDemoData && config.env !== 'production' ? mintDemoTokens(jwt.secret) : undefined;
+    const demo = demoTokens({ devSecret, production: config.env === 'production', seedDemoData: config.seedDemoData });
+    if ('reason' in demo) logger.info({ reason: demo.reason }, 'no demo tokens printed or served');
     const httpServer = createServer();
     const app = createApplication(httpServer, {
-      demoTokens,
+      demoTokens: 'tokens' in demo ? demo.tokens : undefined,
       calls: config.dataApi.kind === 'supabase' ? createSupabaseCalls(config.dataApi) : undefined,
       config: { ...config, payments },
       db,
@@ -93,12 +95,18 @@ async function main(): Promise<void> {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, resolve);
     });
+    const port = (httpServer.address() as AddressInfo).port;
     logger.info(
-      { port: config.port, database: config.database.kind, adapter: config.redisUrl ? 'redis' : 'in-memory' },
+      { port, database: config.database.kind, adapter: config.redisUrl ? 'redis' : 'in-memory' },
       config.redisUrl ? 'spotcast is listening' : 'spotcast is listening as a single node (no REDIS_URL: in-memory adapter)',
     );
     if (app.metricsHttp) await listenForMetrics(app.metricsHttp, config, logger, cleanups);
-    if (demoTokens) printDemoTokens(config, demoTokens);
+    // The development default says where it listens, in its data folder, for the smoke script.
+    if (config.env !== 'production' && (config.database.kind === 'embedded' || devSecret)) {
+      const forget = recordDevServer(devDataFolder(config), { host: config.host, port });
+      cleanups.push(async () => forget());
+    }
+    if ('tokens' in demo) process.stdout.write(demoBanner(`http://localhost:${port}`, demo.tokens));
   } catch (err) {
     logger.fatal({ err }, 'spotcast failed to start');
     await stopAll();
@@ -128,7 +136,12 @@ async function resolveDatabase(config: Config, logger: Logger, cleanups: (() => 
   }
   logger.info({ dir: config.database.dir }, 'no DATABASE_URL: starting the embedded Postgres');
   const { startEmbeddedPostgres } = await loadEmbeddedPostgres();
-  const embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dir: config.database.dir, port: config.database.port, logger });
+  const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
+    dir: config.database.dir,
+    explicitDir: config.database.dirFromEnv,
+    port: config.database.port,
+    logger,
+  });
   cleanups.push(() => embedded.stop());
   return embedded.url;
 }
@@ -157,37 +170,24 @@ async function loadEmbeddedPostgres(): Promise<typeof import('./platform/db/embe
   }
 }
 
-function resolveJwt(config: Config, logger: Logger): Config['jwt'] {
-  if (config.jwt.secret || config.jwt.publicKeys || config.jwt.jwks) return config.jwt;
-  const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
-  const dev = loadOrCreateDevSecret(dataDir, 'dev-jwt-secret');
+/** The project's data folder (`.data`): the generated secrets and the dev server's address live there. */
+function devDataFolder(config: Config): string {
+  return path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
+}
+
+/** The configured keys, or else the generated development secret (then also returned as `devSecret`). */
+function resolveJwt(config: Config, logger: Logger): { jwt: Config['jwt']; devSecret?: string } {
+  if (config.jwt.secret || config.jwt.publicKeys || config.jwt.jwks) return { jwt: config.jwt };
+  const dev = loadOrCreateDevSecret(devDataFolder(config), 'dev-jwt-secret');
   logger.warn({ file: dev.file, created: dev.created }, 'no JWT key (JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL): using a development secret (never in production)');
-  return { ...config.jwt, secret: dev.secret };
+  return { jwt: { ...config.jwt, secret: dev.secret }, devSecret: dev.secret };
 }
 
 function resolveWebhookSecret(config: Config, logger: Logger): Config['payments'] {
   if (config.payments.webhookSecret || config.env === 'production') return config.payments;
-  const dataDir = path.dirname(path.resolve(config.database.kind === 'embedded' ? config.database.dir : '.data/postgres'));
-  const dev = loadOrCreateDevSecret(dataDir, 'dev-webhook-secret');
+  const dev = loadOrCreateDevSecret(devDataFolder(config), 'dev-webhook-secret');
   logger.warn({ file: dev.file }, 'no PAYMENT_WEBHOOK_SECRET: using a development webhook secret (never in production)');
   return { ...config.payments, webhookSecret: dev.secret };
-}
-
-function mintDemoTokens(secret: string): { user: string; admin: string } {
-  const day = 24 * 3600;
-  return {
-    user: mintToken({ secret, userId: DEMO_USER_ID, email: 'driver@demo.spotcast', expiresInSeconds: day }),
-    admin: mintToken({ secret, userId: DEMO_ADMIN_ID, appRole: 'admin', email: 'operator@demo.spotcast', expiresInSeconds: day }),
-  };
-}
-
-function printDemoTokens(config: Config, tokens: { user: string; admin: string }): void {
-  const url = `http://localhost:${config.port}`;
-  process.stdout.write(
-    `\n  spotcast demo is ready at ${url}\n\n` +
-      `  user token (24 h):\n  ${tokens.user}\n\n  admin token (24 h):\n  ${tokens.admin}\n\n` +
-      `  try: node test/websocket-test.js\n\n`,
-  );
 }
 
 void main();

@@ -73,7 +73,8 @@ describe('Db: a statement and its transaction in one round trip (real Postgres)'
          select 1 / (count(*) - 1) from inserted`,
         [id],
       ),
-      /division by zero/,
+      // Division by zero is a data exception (SQLSTATE class 22): the caller's VALIDATION_ERROR.
+      (err: Error & { code?: string }) => err.code === 'VALIDATION_ERROR',
     );
     const { rows } = await db.query('select count(*)::int as n from public.parking_lots where id = $1', [id]);
     assert.equal(rows[0]!.n, 0, 'the insert was rolled back with the statement');

@@ -185,6 +185,38 @@ const NUMBERS = [
   100_000_000, 100_000_001, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY,
 ];
 
+/**
+ * Dates at the edges of what zod's ISO check and Postgres's timestamptz accept: year 0000 (zod yes,
+ * Postgres no), year 1 and 4713 BC (Postgres's first day), years past 9999 and Postgres's last
+ * (294276), JavaScript's last instant, offsets up to ±15:59 (Postgres's limit) and past it, leap
+ * seconds, Feb 29 of non-leap years, fractions of a second longer than Postgres keeps, and near-misses
+ * of the format. Whatever the outcome, it must be a 4xx with a code, never a 5xx.
+ */
+const EDGE_DATES = [
+  '0000-01-01T00:00:00Z', '0000-12-31T23:59:59.999Z', '0001-01-01T00:00:00Z', '0001-01-01T00:00:00+15:59', '-4713-11-24T00:00:00Z',
+  '4713-11-24T00:00:00Z BC', '4714-11-24 00:00:00+00 BC', '1969-12-31T23:59:59.999Z', '1970-01-01T00:00:00Z', '2038-01-19T03:14:08Z',
+  '9999-12-31T23:59:59Z', '9999-12-31T23:59:59.999999Z', '9999-12-31T23:59:59.9999999Z', '9999-12-31T23:59:59-15:59',
+  '294276-12-31T23:59:59Z', '294277-01-01T00:00:00Z', '+294276-12-31T23:59:59Z', '+294277-01-01T00:00:00Z', '+275760-09-13T00:00:00Z',
+  '+275760-09-13T00:00:00.001Z', '-271821-04-20T00:00:00Z', 'infinity', '-infinity', 'epoch', 'now', 'today', 'allballs',
+  '2030-01-01T00:00:00+14:00', '2030-01-01T00:00:00-12:00', '2030-01-01T00:00:00+15:59', '2030-01-01T00:00:00-15:59',
+  '2030-01-01T00:00:00+16:00', '2030-01-01T00:00:00-16:00', '2030-01-01T00:00:00+23:59', '2030-01-01T00:00:00+99:99', '2030-01-01T00:00:00+1400',
+  '2016-12-31T23:59:60Z', '2030-06-30T23:59:60+00:00', '2023-02-29T00:00:00Z', '2100-02-29T00:00:00Z', '2000-02-29T00:00:00Z',
+  '2028-02-29T12:00:00Z', '2030-02-30T00:00:00Z', '2030-04-31T00:00:00Z', '2030-13-01T00:00:00Z', '2030-00-10T00:00:00Z',
+  '2030-01-01T24:00:00Z', '2030-01-01T23:60:00Z', '2030-01-01T00:00:00.1234567891Z', '2030-01-01T00:00Z', '2030-01-01T00:00:00',
+  '2030-01-01 00:00:00Z', '2030-01-01t00:00:00z', '2030-W01-1T00:00:00Z', '2030-001T00:00:00Z', '20300101T000000Z',
+];
+
+/** An edge date, or a near-now date in an edge offset (a window that may be valid). */
+function edgeDate(r: Rng): string {
+  if (r.chance(0.7)) return r.pick(EDGE_DATES);
+  const d = new Date(Date.now() + r.int(-2, 2) * 3_600_000 + r.int(-600, 600) * 1000);
+  const offsetMinutes = r.pick([14 * 60, -12 * 60, 15 * 60 + 59, -(15 * 60 + 59), 16 * 60, 0]);
+  const local = new Date(d.getTime() + offsetMinutes * 60_000).toISOString().slice(0, 19);
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMinutes);
+  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
 const FIELD_KEYS = [
   'room', 'type', 'last_seq', 'parking_lot_id', 'booking_id', 'reason', 'starts_at', 'ends_at', 'duration_minutes', 'idempotency_key',
   'vehicle_plate', 'message', 'title', 'available_spaces', 'out_of_service', 'is_open', 'token', 'id', 'data', 'amount_cents',
@@ -226,7 +258,7 @@ function hostileString(r: Rng, w: World): string {
     case 5:
       return unicodeSoup(r, r.int(1, 60));
     case 6:
-      return r.pick([new Date(Date.now() + r.int(-1e9, 1e10)).toISOString(), `${r.int(-99999, 99999)}`, `${r.next()}`, `${r.int(0, 9)}e${r.int(0, 400)}`]);
+      return r.pick([new Date(Date.now() + r.int(-1e9, 1e10)).toISOString(), `${r.int(-99999, 99999)}`, `${r.next()}`, `${r.int(0, 9)}e${r.int(0, 400)}`, edgeDate(r)]);
     case 7:
       return `${r.pick(['parking_lot', 'user', 'admin', 'parking_updates', 'PARKING_LOT', ''])}:${r.pick([w.lotId, w.userId, w.otherUserId, r.uuid(), r.pick(WEIRD)])}`;
     case 8:
@@ -438,6 +470,9 @@ const EVENTS: Record<EventName, EventSpec> = {
         { parking_lot_id: r.uuid(), duration_minutes: 60 },
         { parking_lot_id: r.uuid(), starts_at: future(60), ends_at: future(120), idempotency_key: 'k1', vehicle_plate: 'AB-123' },
         { parking_lot_id: r.uuid(), starts_at: future(10), duration_minutes: 30 },
+        { parking_lot_id: r.uuid(), starts_at: edgeDate(r), duration_minutes: r.pick([1, 30, 7 * 24 * 60]) },
+        { parking_lot_id: r.uuid(), starts_at: edgeDate(r), ends_at: edgeDate(r) },
+        { parking_lot_id: r.uuid(), ends_at: edgeDate(r) },
       ]),
     spoil: (p) => ({ ...p, duration_minutes: -5 }),
     shape: () => 'a write was accepted',
@@ -1283,7 +1318,8 @@ describe('fuzz: hostile input is refused, not obeyed', function () {
       const note = (what: string, answer: unknown) => problems.push({ where, what, input: `#${i} ${clip(auth)}`, answer: clip(answer) });
       const socket = io(server.url, {
         auth: useHeader && !resume ? {} : (wire(auth) as Record<string, unknown>),
-        ...(useHeader && !resume ? { extraHeaders: { authorization: headerSafe(`Bearer ${String(token)}`) } } : {}),
+        // A header is text: a hostile object (whose own toString may be hostile too) travels as its JSON.
+        ...(useHeader && !resume ? { extraHeaders: { authorization: headerSafe(`Bearer ${typeof token === 'string' ? token : safeJson(token)}`) } } : {}),
         transports: ['websocket'],
         reconnection: false,
         forceNew: true,

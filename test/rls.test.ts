@@ -305,9 +305,10 @@ describe('Row-Level Security (SQL, as Supabase runs it)', () => {
       const { rows } = await asClaims(userClaims(userB), (c) => c.query('select * from public.lot_availability($1)', [lotId]));
       assert.equal(rows.length, 1);
       assert.deepEqual(Object.keys(rows[0]).sort(), [
-        'available_spaces', 'held', 'is_open', 'name', 'occupied_unbooked', 'out_of_service', 'parking_lot_id', 'total_spaces', 'updated_at',
+        'available_spaces', 'held', 'id', 'is_open', 'name', 'occupied_unbooked', 'out_of_service', 'parking_lot_id', 'total_spaces', 'updated_at',
       ]);
       assert.equal(rows[0].parking_lot_id, lotId);
+      assert.equal(rows[0].id, lotId);
       assert.equal(rows[0].total_spaces, 10);
       assert.equal(rows[0].available_spaces, 7);
       // All lots: ours is among them.

@@ -53,6 +53,7 @@ export class LotsStore extends Observable<ReadonlyMap<string, LotAvailability>> 
 /** The fields of LotAvailability only: events also carry action, seq and the like. */
 function toLot(l: LotAvailability): LotAvailability {
   return {
+    id: l.id,
     parking_lot_id: l.parking_lot_id,
     name: l.name,
     total_spaces: l.total_spaces,

@@ -303,6 +303,7 @@ var LotsStore = class extends Observable {
 };
 function toLot(l) {
   return {
+    id: l.id,
     parking_lot_id: l.parking_lot_id,
     name: l.name,
     total_spaces: l.total_spaces,

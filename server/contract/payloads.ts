@@ -86,6 +86,8 @@ export interface ConnectedPayload {
 }
 
 export interface LotAvailability {
+  /** The same as parking_lot_id, for frontends that key their lots by `id` (the reference document's hook does). */
+  id: string;
   parking_lot_id: string;
   name: string;
   total_spaces: number;

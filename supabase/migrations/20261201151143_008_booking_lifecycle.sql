@@ -2,8 +2,9 @@
 -- (`supabase db push`). Edit that file, never this one.
 
 -- A booking's life after it is created: the owner (or an admin) cancels it, and time moves it
--- on (an unpaid hold expires, a confirmed booking starts and ends). Each change takes the lot
--- lock first, as create_booking (006) does, and logs its events in the same transaction.
+-- on (an unpaid hold expires, a confirmed booking starts and ends, an unpaid hold's window starts
+-- or ends). Each change takes the lot lock first, as create_booking (006) does, and logs its
+-- events in the same transaction.
 
 -- The owner (or an admin) cancels a pending or confirmed booking; its space is free at once.
 create function public.cancel_booking(p_booking_id uuid, p_reason text default null)
@@ -43,6 +44,42 @@ $$;
 revoke execute on function public.cancel_booking(uuid, text) from public, anon;
 grant execute on function public.cancel_booking(uuid, text) to authenticated, service_role;
 
+-- An unpaid hold's window starts or ends (hold_window_edges, 006): its status stays pending, but
+-- what lot_held_now counts changes, so the lot's watchers hear parking_updated. The edge row is
+-- the guard: deleted when announced, so a late, doubled or stale job finds nothing to do. A hold
+-- paid, cancelled or expired since needs no word here: that change announced itself, and a paid
+-- booking's own start and end are activate and complete.
+create function public.advance_hold_edge(p_booking_id uuid, p_transition text)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  b public.bookings;
+  e public.hold_window_edges;
+begin
+  select * into b from public.bookings where id = p_booking_id;
+  if not found then return null; end if;
+  if b.status <> 'pending' then -- paid, cancelled or expired: for good, so no lock is needed to drop the edge
+    delete from public.hold_window_edges where booking_id = p_booking_id and transition = p_transition;
+    return null;
+  end if;
+  perform 1 from public.parking_lots where id = b.parking_lot_id for update;
+  select * into e from public.hold_window_edges where booking_id = p_booking_id and transition = p_transition for update;
+  if not found then return null; end if;
+  if e.due_at > clock_timestamp() then
+    return jsonb_build_object('not_due', true, 'due_at', e.due_at);
+  end if;
+  delete from public.hold_window_edges where booking_id = p_booking_id and transition = p_transition;
+  select * into b from public.bookings where id = p_booking_id;
+  if b.status <> 'pending' then return null; end if;
+  return jsonb_build_object('booking', public.booking_json(b), 'events', jsonb_build_array(public.append_lot_event(
+    b.parking_lot_id, case p_transition when 'hold_start' then 'hold_started' else 'hold_ended' end, null)));
+end
+$$;
+revoke execute on function public.advance_hold_edge(uuid, text) from public, anon, authenticated;
+grant execute on function public.advance_hold_edge(uuid, text) to service_role;
+
 -- Time-based transitions, each a guarded update: a late, doubled or stale job changes nothing.
 -- Returns null when there is nothing to do, or {not_due, due_at} when the job came early (the
 -- caller's clock is behind the database's, or rounded away microseconds): it should retry then.
@@ -56,6 +93,9 @@ declare
   v_lot uuid;
   v_due timestamptz;
 begin
+  if p_transition in ('hold_start', 'hold_end') then
+    return public.advance_hold_edge(p_booking_id, p_transition);
+  end if;
   if p_transition not in ('expire', 'activate', 'complete') then
     raise exception 'Unknown transition %', p_transition using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
@@ -77,6 +117,7 @@ begin
   if p_transition = 'expire' then
     update public.bookings set status = 'expired', hold_expires_at = null, updated_at = now()
      where id = p_booking_id returning * into b;
+    delete from public.hold_window_edges where booking_id = p_booking_id; -- nothing left to announce
     return jsonb_build_object('booking', public.booking_json(b), 'events', public.append_booking_events(
       b, 'expired', null, true, 'Hold expired', 'Your unpaid booking expired and its space was released.', 'warning'));
   elsif p_transition = 'activate' then
@@ -103,6 +144,8 @@ as $$
   (select id, 'complete', ends_at from public.bookings where status in ('confirmed', 'active') and ends_at <= now() order by ends_at limit p_limit)
   union all
   (select id, 'activate', starts_at from public.bookings where status = 'confirmed' and starts_at <= now() and ends_at > now() order by starts_at limit p_limit)
+  union all
+  (select booking_id, transition, due_at from public.hold_window_edges where due_at <= now() order by due_at limit p_limit)
 $$;
 revoke execute on function public.due_bookings(integer) from public, anon, authenticated;
 grant execute on function public.due_bookings(integer) to service_role;

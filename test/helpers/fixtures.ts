@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { signPayload, SIGNATURE_HEADER } from '../../server/features/payments/signature.js';
 import type { Db } from '../../server/platform/db/db.js';
+import { TEST_WEBHOOK_SECRET } from './server.js';
 
 /** A lot of the test's own, so suites never step on each other's rows. */
 export async function createLot(db: Db, opts: { total?: number; name?: string; isOpen?: boolean } = {}): Promise<string> {
@@ -13,4 +15,19 @@ export async function createLot(db: Db, opts: { total?: number; name?: string; i
     ]),
   );
   return id;
+}
+
+/** Pays a booking as the payment provider would: a signed `payment.succeeded` webhook for its amount. */
+export async function payBooking(server: { url: string }, booking: { id: string; amount_cents: number }): Promise<void> {
+  const body = JSON.stringify({
+    id: `evt_${randomUUID()}`,
+    type: 'payment.succeeded',
+    data: { booking_id: booking.id, payment_id: `pay_${randomUUID()}`, amount_cents: booking.amount_cents },
+  });
+  const res = await fetch(`${server.url}/payments/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signPayload(TEST_WEBHOOK_SECRET, body) },
+    body,
+  });
+  if (res.status !== 200) throw new Error(`payment webhook answered ${res.status}: ${await res.text()}`);
 }

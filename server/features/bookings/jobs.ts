@@ -1,4 +1,4 @@
-import type { BookingTransition } from '../../contract/index.js';
+import { TRANSITION_RULES, type BookingTransition } from '../../contract/index.js';
 import type { Db } from '../../platform/db/db.js';
 import { callAsSystem } from '../../platform/data/pg-calls.js';
 import { NotDueError } from '../../platform/jobs/scheduler.js';
@@ -18,7 +18,7 @@ export interface BookingJobs {
   configure(limits: { holdSeconds: number; maxHours: number; maxPendingPerUser: number; maxDaysAhead: number }): Promise<void>;
 }
 
-/** Time-based transitions (expire, activate, complete): the server's own work, as service_role. */
+/** Time-based transitions (expire, activate, complete, a hold's window edges): the server's own work, as service_role. */
 export function createBookingJobs(deps: { db: Db; afterCommit: AfterCommit; logger: Logger }): BookingJobs {
   const { db, logger } = deps;
 
@@ -33,7 +33,9 @@ export function createBookingJobs(deps: { db: Db; afterCommit: AfterCommit; logg
       throw new NotDueError(new Date(Math.max(Date.parse(result.due_at) + 1, Date.now() + RETRY_EARLY_MS)));
     }
     logger.info({ bookingId, transition, status: result.booking.status }, 'booking advanced');
-    await deps.afterCommit(result);
+    // A transition that keeps the status (a hold's window edge) leaves the booking's plan as it was.
+    const rule = TRANSITION_RULES[transition];
+    await deps.afterCommit(result, !rule.from.includes(rule.to));
     return true;
   }
 

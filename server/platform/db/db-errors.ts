@@ -15,6 +15,23 @@ interface PgError {
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
 
+/**
+ * SQLSTATE class 22 is "data exception": a value Postgres cannot take (a date out of its range, a
+ * time zone offset past ±15:59, a number too large, text it cannot store). Every such value came
+ * from a caller, so the whole class is the caller's error. The message is ours, never Postgres's:
+ * that one quotes the input back, and the input may be anything.
+ */
+const DATA_EXCEPTIONS: Record<string, string> = {
+  '22007': 'A date or time is not valid',
+  '22008': 'A date or time is outside the range the database can store (years 4713 BC to 294276 AD)',
+  '22009': 'A time zone offset is out of range (at most ±15:59)',
+  '22003': 'A number is out of range',
+  '22001': 'A text is too long',
+  // NUL characters and the like: text Postgres cannot store (also in a token's claims).
+  '22021': 'Text contains a character that cannot be stored (e.g. NUL)',
+  '22P05': 'Text contains a character that cannot be stored (e.g. NUL)',
+};
+
 function isPgError(err: unknown): err is PgError {
   return typeof err === 'object' && err !== null && 'message' in err;
 }
@@ -39,9 +56,8 @@ export function mapDbError(err: unknown): unknown {
       return new ConflictError(hint, err.message);
   }
   if (err.code === '42501') return new ForbiddenError('Not allowed by row-level security');
-  if (err.code === '22P02' || err.code === '23514' || err.code === '22023') return new ValidationError('Invalid value');
-  // NUL characters and the like: text Postgres cannot store (also in a token's claims).
-  if (err.code === '22021' || err.code === '22P05') return new ValidationError('Text contains a character that cannot be stored (e.g. NUL)');
+  if (err.code === '23514') return new ValidationError('Invalid value');
+  if (err.code?.startsWith('22')) return new ValidationError(DATA_EXCEPTIONS[err.code] ?? 'Invalid value');
   if (err.code && CONNECTION_CODES.has(err.code)) return new ServiceUnavailableError('Database unavailable');
   if (/timeout|terminat|Connection/i.test(err.message) && !err.code) return new ServiceUnavailableError('Database unavailable');
   return err;

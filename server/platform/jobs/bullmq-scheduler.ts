@@ -1,5 +1,6 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { BOOKING_TRANSITIONS } from '../../contract/index.js';
 import type { Logger } from '../logger.js';
 import { InProcessScheduler } from './in-process-scheduler.js';
 import { jobId, NotDueError, type JobHandlers, type ScheduledWork, type Scheduler, type Transition } from './scheduler.js';
@@ -15,9 +16,9 @@ export interface BullMqSchedulerOptions {
   concurrency?: number;
 }
 
-const TRANSITIONS = new Set<string>(['expire', 'activate', 'complete']);
+const TRANSITIONS = new Set<string>(BOOKING_TRANSITIONS);
 
-/** Work due within this is also timed in this process (holds, and bookings starting or ending soon). */
+/** Work due within this is also timed in this process (holds, their window edges, and bookings starting or ending soon). */
 const LOCAL_HORIZON_MS = 60 * 60_000;
 
 /**

@@ -1,5 +1,7 @@
+import type { BookingTransition } from '../../contract/index.js';
+
 /** Time-based work on bookings. Each is a guarded SQL update, so running one late or twice is harmless. */
-export type Transition = 'expire' | 'activate' | 'complete';
+export type Transition = BookingTransition;
 
 /** A transition ran before it was due by the database's clock; run it again at `retryAt`. */
 export class NotDueError extends Error {
