@@ -86,7 +86,8 @@ const envSchema = z.object({
 
   OUTBOX_SWEEP_INTERVAL_MS: int(1000, 50, 60_000),
   OUTBOX_SWEEP_GRACE_MS: int(2000, 0, 600_000),
-  JOBS_SWEEP_INTERVAL_MS: int(5000, 100, 3_600_000),
+  /** Also the bound on a hold's release when its node is gone (BullMQ alone can sleep up to 10 s then). */
+  JOBS_SWEEP_INTERVAL_MS: int(1000, 100, 3_600_000),
   JOBS_CLEANUP_INTERVAL_MS: int(3_600_000, 1000, 7 * 86_400_000),
   JOBS_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).default('spotcast-bookings'),
   JOBS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).default('spotcast'),

@@ -230,7 +230,7 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
   it('a hold whose expiry job was lost with Redis\'s data (made just before the outage) still expires after Redis returns', async () => {
     // Redis came back empty (no persistence, like a restarted cache or a failover to an empty
     // replica): the delayed job of the first booking is gone. The README's promise: a repeatable
-    // sweep finds every due booking in the database (every JOBS_SWEEP_INTERVAL_MS, default 5 s).
+    // sweep finds every due booking in the database (every JOBS_SWEEP_INTERVAL_MS, default 1 s).
     const status = async () =>
       (await c().db.asSystem((tx) => tx.query('select status, hold_expires_at from public.bookings where id = $1', [firstBooking]))).rows[0];
     try {
