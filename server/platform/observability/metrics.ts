@@ -51,6 +51,23 @@ export class Metrics {
     labelNames: ['scope'] as const,
     registers: [this.registry],
   });
+  readonly slowConsumerDisconnects = new Counter({
+    name: 'spotcast_slow_consumer_disconnects_total',
+    help: 'Sockets disconnected because more output was queued for them than SOCKET_MAX_PENDING_BYTES, by transport',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+  readonly connectionsRefused = new Counter({
+    name: 'spotcast_connections_refused_total',
+    help: 'Handshakes and connections refused by a connection limit, by reason (RATE_LIMITED, SERVER_BUSY, TOO_MANY_CONNECTIONS)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly replayedEvents = new Counter({
+    name: 'spotcast_replayed_events_total',
+    help: 'Events sent from the event log to resuming sockets',
+    registers: [this.registry],
+  });
   readonly activityFlushSize = new Histogram({
     name: 'spotcast_activity_flush_rows',
     help: 'Rows written per activity-log flush',
