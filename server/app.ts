@@ -33,6 +33,7 @@ import type { Logger } from './platform/logger.js';
 import { ActivityLog } from './platform/observability/activity-log.js';
 import { Metrics } from './platform/observability/metrics.js';
 import { createIo, handleConnections, type IoOptions } from './platform/socket/io.js';
+import { closeSockets, trackConnections } from './platform/socket/shutdown.js';
 import type { IoServer } from './platform/socket/types.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -94,7 +95,9 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     trustProxy: config.trustProxy,
     limits,
     metrics,
+    sockets: config.sockets,
   };
+  const connections = trackConnections(httpServer);
   // Socket.IO hands to the 'request' listeners that exist when it attaches only what is not its
   // own; a listener added later sees /socket.io/ requests too and answers them a second time.
   let httpApp: Express | undefined;
@@ -232,9 +235,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
         dispatcher.emitPending();
         broadcaster.flush();
         io.local.emit('server_shutdown', { message: 'This node is shutting down; reconnecting', reconnect: true, timestamp: new Date().toISOString() });
-        await new Promise<void>((resolve) => {
-          io.close(() => resolve());
-        });
+        // Bounded: connections that do not close by themselves (clients that never read) are cut.
+        await closeSockets(io, connections, { shutdownTimeoutMs: config.shutdownTimeoutMs, logger });
         await dispatcher.stop();
         await activity.stop();
       })();
