@@ -15,6 +15,7 @@ import { createSessionFeature } from './features/session/index.js';
 import { createSubscriptionsFeature } from './features/subscriptions/index.js';
 import { createBroadcaster } from './outbox/broadcaster.js';
 import { EventDispatcher } from './outbox/dispatcher.js';
+import { createReplayer } from './outbox/replay.js';
 import { OutboxSweeper } from './outbox/sweeper.js';
 import type { TokenVerifier } from './platform/auth/jwt.js';
 import type { UserCalls } from './platform/data/calls.js';
@@ -134,17 +135,17 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
   const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
   const notifications = createNotificationsFeature({ calls });
-  const subscriptions = createSubscriptionsFeature({
-    parking: parking.service,
-    replay: {
-      calls,
-      maxEvents: config.outbox.replayMaxEvents,
-      snapshot: {
-        lots: async (principal, lotId) => (await parking.service.availability(principal, lotId)).lots,
-        bookings: (principal, userId) => bookings.service.list(principal, { limit: 100, userId }),
-      },
+  const replayer = createReplayer({
+    calls,
+    maxEvents: config.outbox.replayMaxEvents,
+    limits,
+    snapshot: {
+      lots: async (principal, lotId) => (await parking.service.availability(principal, lotId)).lots,
+      bookings: (principal, userId) => bookings.service.list(principal, { limit: 100, userId }),
     },
+    onReplayed: (n) => metrics.replayedEvents.inc(n),
   });
+  const subscriptions = createSubscriptionsFeature({ parking: parking.service, replayer });
 
   metrics.bind({
     connectionsByRole: () => {
@@ -226,6 +227,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       stopping ??= (async () => {
         // Stop accepting first (open connections stay until io closes them below).
         if (httpServer.listening) httpServer.close();
+        replayer.stop();
         await periodic.stop();
         // BullMQ's worker waits for Redis to close; an outage must not hold up the steps below.
         await Promise.race([scheduler.stop(), new Promise((r) => setTimeout(r, 3000).unref())]);

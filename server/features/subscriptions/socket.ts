@@ -1,5 +1,5 @@
 import { handshakeResumeSchema, subscribeSchema, unsubscribeSchema, type ReplayInfo, type SubscribeInput, type SubscribeReply } from '../../contract/index.js';
-import { replayRoom, type ReplayDeps } from '../../outbox/replay.js';
+import type { Replayer } from '../../outbox/replay.js';
 import { toClientError } from '../../platform/errors.js';
 import { on, takeTokens, type HandlerContext, type SocketFeature } from '../../platform/socket/handle.js';
 import type { IoSocket } from '../../platform/socket/types.js';
@@ -8,22 +8,29 @@ import { authorizeRoom, roomOrThrow } from './authorize.js';
 
 export interface SubscriptionDeps {
   parking: ParkingService;
-  replay: ReplayDeps;
+  replayer: Replayer;
 }
 
 /** subscribe / unsubscribe, and resuming the rooms a reconnecting client names in its handshake. */
 export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
-  /** Authorize, join, then replay what the client missed: joining first means nothing falls in between. */
+  /**
+   * Authorize, join, then replay what the client missed: joining first means nothing falls in
+   * between. A socket already in the room is not looked up again (the lot existed when it joined),
+   * and keeps what the replayer knows of it: a repeated resume it was already sent costs no read.
+   */
   async function subscribe(socket: IoSocket, input: SubscribeInput): Promise<SubscribeReply> {
     const room = roomOrThrow(input);
     const principal = socket.data.principal;
     authorizeRoom(principal, room);
-    if (room.kind === 'parking_lot' && !(await deps.parking.lotExists(principal, room.id))) {
-      throw lotNotFound(room.id);
+    if (!socket.rooms.has(room.name)) {
+      if (room.kind === 'parking_lot' && !(await deps.parking.lotExists(principal, room.id))) {
+        throw lotNotFound(room.id);
+      }
+      deps.replayer.forget(socket, room.name);
+      await socket.join(room.name);
     }
-    await socket.join(room.name);
     if (input.last_seq === undefined) return { room: room.name };
-    return { room: room.name, replay: await replayRoom(deps.replay, socket, room, input.last_seq) };
+    return { room: room.name, replay: await deps.replayer.replay(socket, room, input.last_seq) };
   }
 
   /** `auth: { token, last_seq: { '<room>': <seq> } }` resumes those rooms right after connecting. */
@@ -61,6 +68,7 @@ export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
     on(socket, ctx, 'unsubscribe', unsubscribeSchema, async (input) => {
       const room = roomOrThrow(input);
       const was_subscribed = socket.rooms.has(room.name);
+      deps.replayer.forget(socket, room.name);
       await socket.leave(room.name);
       return { room: room.name, was_subscribed };
     });
