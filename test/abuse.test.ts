@@ -77,7 +77,7 @@ describe('abuse of legitimate calls', () => {
     }
   });
 
-  it('replaying the same 200 events over and over from two sockets at once: one user gets no more than their replay budget, then snapshots', async () => {
+  it('replaying the same 200 events over and over from two sockets at once: one user gets no more than their replay budget, then a snapshot, then RATE_LIMITED', async () => {
     const lot = await createLot(server.db);
     const head = await appendLotEvents(server.db, lot, 200);
     const token = server.token(newUserId());
@@ -88,10 +88,13 @@ describe('abuse of legitimate calls', () => {
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) => call(sockets[i % 2]!, 'subscribe', { room: `parking_lot:${lot}`, last_seq: head - 200 })),
     );
-    const replays = answers.map((a) => a.data.replay);
+    const replays = answers.filter((a) => a.ok).map((a) => a.data.replay);
+    const refused = answers.filter((a) => !a.ok);
+    assert.ok(refused.every((a) => a.error.code === 'RATE_LIMITED'), JSON.stringify(refused.slice(0, 3)));
     const replayed = replays.reduce((n, r) => n + r.replayed, 0);
     assert.ok(replays.every((r) => (r.snapshot && r.replayed === 0) || (!r.snapshot && r.replayed === 200)), JSON.stringify(replays));
     assert.ok(replayed >= 200 && replayed <= 500, `${replayed} events replayed to one user with a budget of 500`);
+    assert.ok(refused.length > 0, 'no resume was refused once the budget was spent');
     await waitUntil(() => received[0]!.length + received[1]!.length === replayed && snapshots[0]!.length + snapshots[1]!.length === replays.filter((r) => r.snapshot).length);
     // Another user's budget is their own.
     const other = await socketFrom(server.url, server.token(newUserId()), '192.0.2.63');

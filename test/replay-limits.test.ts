@@ -44,12 +44,13 @@ describe('replay costs (RATE_LIMIT_REPLAY_EVENTS 100/60)', function () {
   after(() => server.stop());
   afterEach(closeAll);
 
-  it("charges a replay by its size: past the user's budget a snapshot instead, reading no more than the budget; another user has a budget of their own", async () => {
+  it("charges a replay by its size: past the user's budget a snapshot, then RATE_LIMITED before any read or join; another user has a budget of their own", async () => {
     const lot = await createLot(server.db);
     const head = await appendLotEvents(server.db, lot, 80);
     const token = server.token(newUserId());
     const first = (await connect(server.url, token)).socket;
     const second = (await connect(server.url, token)).socket;
+    const { socket: third, connected: thirdConnected } = await connect(server.url, token);
     const reads = counting.reads.length;
     const replayedBefore = await metricValue(server.app, 'spotcast_replayed_events_total');
 
@@ -59,14 +60,18 @@ describe('replay costs (RATE_LIMIT_REPLAY_EVENTS 100/60)', function () {
     const snapshot = nextEvent(second, 'room_snapshot');
     assert.deepEqual((await subscribe(second, lot, 0)).data.replay, { room: `parking_lot:${lot}`, replayed: 0, snapshot: true, seq: head });
     assert.equal((await snapshot).seq, head);
-    // Nothing left: even a gap of one is a snapshot.
-    assert.equal((await subscribe(second, lot, head - 1)).data.replay.snapshot, true);
     assert.deepEqual(replayedAtSecond, []);
+    // Nothing left: refused before reading or joining (the refusal changes nothing).
+    const refused = await subscribe(third, lot, head - 1);
+    assert.equal(refused.error?.code, 'RATE_LIMITED', JSON.stringify(refused));
+    assert.ok(refused.error.details.retry_after_ms > 0);
+    const inRoom = (await server.app.io.in(`parking_lot:${lot}`).fetchSockets()).map((s) => s.id);
+    assert.equal(inRoom.includes(thirdConnected.socket_id), false, 'the refused socket joined the room');
     // Another user.
     const other = (await connect(server.url, server.token(newUserId()))).socket;
     assert.equal((await subscribe(other, lot, 0)).data.replay.replayed, 80);
 
-    assert.deepEqual(counting.reads.slice(reads).map((r) => r.p_limit), [101, 21, 1, 101]);
+    assert.deepEqual(counting.reads.slice(reads).map((r) => r.p_limit), [101, 21, 101]);
     assert.equal((await metricValue(server.app, 'spotcast_replayed_events_total')) - replayedBefore, 160);
     assert.ok((await metricValue(server.app, 'spotcast_rate_limited_total', { scope: 'replay' })) >= 1);
   });
@@ -133,13 +138,13 @@ function rng(seed: number): (lo: number, hi: number) => number {
   };
 }
 
-describe('replay costs: a seeded walk of resumes against a model (RATE_LIMIT_REPLAY_EVENTS 400/300, REPLAY_MAX_EVENTS 60)', function () {
+describe('replay costs: a seeded walk of resumes against a model (RATE_LIMIT_REPLAY_EVENTS 1000/300, REPLAY_MAX_EVENTS 60)', function () {
   this.timeout(120_000);
   const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : randomBytes(4).readUInt32BE(0);
   let server: TestServer;
   const counting = countingCalls();
   before(async () => {
-    server = await startTestServer({ RATE_LIMIT_REPLAY_EVENTS: '400/300', REPLAY_MAX_EVENTS: '60' }, { calls: counting.calls });
+    server = await startTestServer({ RATE_LIMIT_REPLAY_EVENTS: '1000/300', REPLAY_MAX_EVENTS: '60' }, { calls: counting.calls });
     counting.attach(server);
   });
   after(() => server.stop());
@@ -151,12 +156,18 @@ describe('replay costs: a seeded walk of resumes against a model (RATE_LIMIT_REP
     const lot = await createLot(server.db);
     const head = await appendLotEvents(server.db, lot, 100);
     const token = server.token(newUserId());
-    const sockets = [];
-    for (let i = 0; i < 3; i++) sockets.push((await connect(server.url, token)).socket);
+    const sockets: Client[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await connect(server.url, token);
+      sockets.push(c.socket);
+      ids.push(c.connected.socket_id);
+    }
     const model = sockets.map(() => ({ inRoom: false, caught: undefined as number | undefined }));
-    let budget = 400;
+    let budget = 1000;
     const problems: string[] = [];
-    for (let step = 0; step < 60; step++) {
+    const outcomes: Record<string, number> = {};
+    for (let step = 0; step < 80; step++) {
       const k = int(0, 2);
       const m = model[k]!;
       if (int(0, 5) === 0) {
@@ -164,26 +175,35 @@ describe('replay costs: a seeded walk of resumes against a model (RATE_LIMIT_REP
         Object.assign(m, { inRoom: false, caught: undefined });
         continue;
       }
-      const r = int(0, 9) === 0 ? int(head, head + 10) : int(0, head);
+      // Resumes from where the socket was sent up to, from ahead of the log, or from anywhere in it.
+      const r = m.caught !== undefined && int(0, 2) === 0 ? int(m.caught, head + 5) : int(0, 9) === 0 ? int(head, head + 10) : int(0, head);
       const reads = counting.reads.length;
       const res = await subscribe(sockets[k]!, lot, r);
-      m.inRoom = true;
-      let want: { replayed: number; snapshot: boolean; seq: number };
+      let want: unknown;
       let limit: number | undefined;
       if (m.caught !== undefined && r >= m.caught) want = { replayed: 0, snapshot: false, seq: r };
+      else if (budget === 0) want = 'RATE_LIMITED';
       else {
         const allowed = Math.min(60, budget);
         limit = allowed + 1;
         budget -= Math.min(Math.max(0, head - r), allowed);
         want = r <= head && head - r <= allowed ? { replayed: head - r, snapshot: false, seq: head } : { replayed: 0, snapshot: true, seq: head };
-        m.caught = head;
+        Object.assign(m, { inRoom: true, caught: head });
       }
-      const got = res.data?.replay;
+      const got = res.ok ? { ...res.data.replay, room: undefined } : res.error?.code;
+      const kind = typeof want === 'string' ? want : limit === undefined ? 'answered at once' : (want as { snapshot: boolean }).snapshot ? 'snapshot' : 'replayed';
+      outcomes[kind] = (outcomes[kind] ?? 0) + 1;
       const readNow = counting.reads.slice(reads).map((x) => x.p_limit);
-      if (JSON.stringify(got) !== JSON.stringify({ room: `parking_lot:${lot}`, ...want }) || JSON.stringify(readNow) !== JSON.stringify(limit === undefined ? [] : [limit])) {
-        problems.push(`step ${step}: socket ${k} last_seq ${r}: got ${JSON.stringify(got ?? res)} reading ${JSON.stringify(readNow)}; model ${JSON.stringify(want)} reading ${limit ?? 'nothing'}`);
+      const inRoom = (await server.app.io.in(`parking_lot:${lot}`).fetchSockets()).some((s) => s.id === ids[k]);
+      if (JSON.stringify(got) !== JSON.stringify(typeof want === 'string' ? want : { ...(want as object), room: undefined }) ||
+        JSON.stringify(readNow) !== JSON.stringify(limit === undefined ? [] : [limit]) || inRoom !== m.inRoom) {
+        problems.push(
+          `step ${step}: socket ${k} last_seq ${r}: got ${JSON.stringify(got)} reading ${JSON.stringify(readNow)} in room ${inRoom}; ` +
+            `model ${JSON.stringify(want)} reading ${limit ?? 'nothing'} in room ${m.inRoom}`,
+        );
       }
     }
+    console.log(`    resumes by outcome: ${JSON.stringify(outcomes)}`);
     assert.deepEqual(problems, [], `FUZZ_SEED=${seed}`);
   });
 });

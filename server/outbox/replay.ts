@@ -24,11 +24,12 @@ export interface ReplayDeps {
 
 export interface Replayer {
   /**
-   * Sends what the socket missed in `room` since `lastSeq`. The caller has already authorized the
-   * room and joined it, so nothing committed after the read is missed (it arrives live, possibly
-   * as a duplicate the client drops by seq).
+   * Joins the socket to `room` (through `join`, which the caller has authorized) and sends what it
+   * missed since `lastSeq`. Joining before reading means nothing committed after the read is missed
+   * (it arrives live, possibly as a duplicate the client drops by seq). When the user's replay
+   * budget is spent it throws RATE_LIMITED before joining: a refused resume changes nothing.
    */
-  replay(socket: IoSocket, room: Room, lastSeq: number): Promise<ReplayInfo>;
+  resume(socket: IoSocket, room: Room, lastSeq: number, join: () => Promise<void>): Promise<ReplayInfo>;
   /** The socket (re)joins or leaves `room`: what was known of its place in that room's stream no longer holds. */
   forget(socket: IoSocket, room: string): void;
   /** At shutdown: replays not yet sent are not sent, new ones are refused (SERVICE_UNAVAILABLE). */
@@ -44,9 +45,10 @@ function streamOf(room: Room): string | undefined {
  * Replays from the event log, each bounded in cost:
  * - a socket that has stayed in the room since its last replay has been sent everything after the
  *   seq that replay reached: asking again from there or later is answered at once, no read;
- * - a replay reads at most what is left of the user's `replay` budget (RATE_LIMIT_REPLAY_EVENTS),
- *   and is charged what it read; when the gap is larger than that (or than `maxEvents`, or older
- *   than the log) the client gets a snapshot of the room instead, as the contract allows;
+ * - a replay reads at most what is left of the user's `replay` budget (RATE_LIMIT_REPLAY_EVENTS)
+ *   and is charged what it read. A gap larger than what is left (or than `maxEvents`, or older
+ *   than the log) gets a snapshot of the room instead, as the contract allows; with nothing left
+ *   the resume is refused (RATE_LIMITED) before any read;
  * - the events go out as the same events, in order, but in one write (inOneWrite).
  */
 export function createReplayer(deps: ReplayDeps): Replayer {
@@ -64,11 +66,12 @@ export function createReplayer(deps: ReplayDeps): Replayer {
     if (stopped) throw new ServiceUnavailableError('This node is shutting down; resume on another (reconnect)');
   };
 
-  async function fromLog(socket: IoSocket, room: Room, stream: string, lastSeq: number): Promise<ReplayInfo> {
+  async function fromLog(socket: IoSocket, room: Room, stream: string, lastSeq: number, join: () => Promise<void>): Promise<ReplayInfo> {
     const principal = socket.data.principal;
     const allowed = await deps.limits.reserve('replay', principal.userId, deps.maxEvents);
     let used = 0;
     try {
+      await join();
       // As the caller: the event log's RLS (lot streams, one's own user stream, admins) is a
       // second guard behind the room check. One row more than allowed tells a longer gap.
       const read = (await deps.calls.call(principal, 'read_stream', { p_stream: stream, p_after: lastSeq, p_limit: allowed + 1 })) as {
@@ -99,10 +102,11 @@ export function createReplayer(deps: ReplayDeps): Replayer {
   }
 
   return {
-    async replay(socket, room, lastSeq) {
+    async resume(socket, room, lastSeq, join) {
       refuseWhenStopped();
       const stream = streamOf(room);
       if (!stream) {
+        await join();
         await sendSnapshot(deps, socket, room, socket.data.principal, 0);
         return { room: room.name, replayed: 0, snapshot: true, seq: 0 };
       }
@@ -110,7 +114,7 @@ export function createReplayer(deps: ReplayDeps): Replayer {
       if (caught !== undefined && lastSeq >= caught && socket.rooms.has(room.name)) {
         return { room: room.name, replayed: 0, snapshot: false, seq: lastSeq };
       }
-      return fromLog(socket, room, stream, lastSeq);
+      return fromLog(socket, room, stream, lastSeq, join);
     },
     forget(socket, room) {
       caughtUp.get(socket)?.delete(room);

@@ -15,22 +15,25 @@ export interface SubscriptionDeps {
 export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
   /**
    * Authorize, join, then replay what the client missed: joining first means nothing falls in
-   * between. A socket already in the room is not looked up again (the lot existed when it joined),
-   * and keeps what the replayer knows of it: a repeated resume it was already sent costs no read.
+   * between (the replayer joins once the user's replay budget allows the replay). A socket already
+   * in the room is not looked up again (the lot existed when it joined), and keeps what the
+   * replayer knows of it: a repeated resume it was already sent costs no read.
    */
   async function subscribe(socket: IoSocket, input: SubscribeInput): Promise<SubscribeReply> {
     const room = roomOrThrow(input);
     const principal = socket.data.principal;
     authorizeRoom(principal, room);
-    if (!socket.rooms.has(room.name)) {
-      if (room.kind === 'parking_lot' && !(await deps.parking.lotExists(principal, room.id))) {
-        throw lotNotFound(room.id);
-      }
+    const join = async () => {
+      if (socket.rooms.has(room.name)) return;
+      if (room.kind === 'parking_lot' && !(await deps.parking.lotExists(principal, room.id))) throw lotNotFound(room.id);
       deps.replayer.forget(socket, room.name);
       await socket.join(room.name);
+    };
+    if (input.last_seq === undefined) {
+      await join();
+      return { room: room.name };
     }
-    if (input.last_seq === undefined) return { room: room.name };
-    return { room: room.name, replay: await deps.replayer.replay(socket, room, input.last_seq) };
+    return { room: room.name, replay: await deps.replayer.resume(socket, room, input.last_seq, join) };
   }
 
   /** `auth: { token, last_seq: { '<room>': <seq> } }` resumes those rooms right after connecting. */

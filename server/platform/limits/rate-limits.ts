@@ -37,8 +37,9 @@ export interface RateLimits {
   /** Takes `points` (default 1) for `key` in `scope`; throws RateLimitedError when they are not left. */
   consume(scope: LimitScope, key: string, points?: number): Promise<void>;
   /**
-   * Takes as many of `wanted` points as are left (0 when none), for work that can be made smaller
-   * to fit (a replay reads only what it may send). What is not used goes back with `refund`.
+   * Takes as many of `wanted` points as are left, for work that can be made smaller to fit (a
+   * replay reads only what it may send); throws RateLimitedError when none is left. What is not
+   * used goes back with `refund`.
    */
   reserve(scope: LimitScope, key: string, wanted: number): Promise<number>;
   refund(scope: LimitScope, key: string, points: number): Promise<void>;
@@ -83,6 +84,7 @@ export function createRateLimits(opts: { limits: LimitsConfig; redis?: Redis | u
       const limiter = limiters[scope];
       const state = await limiter.get(key);
       const take = Math.min(wanted, state ? Math.max(0, state.remainingPoints) : opts.limits[scope].points);
+      let retryAfterMs = state?.msBeforeNext ?? 1000;
       if (take > 0) {
         try {
           await limiter.consume(key, take);
@@ -91,10 +93,11 @@ export function createRateLimits(opts: { limits: LimitsConfig; redis?: Redis | u
           if (!(err instanceof RateLimiterRes)) throw err;
           // Another request took the points between the read and the take: give these back.
           await limiter.reward(key, take);
+          retryAfterMs = err.msBeforeNext;
         }
       }
       opts.metrics.rateLimited.inc({ scope });
-      return 0;
+      throw new RateLimitedError(scope, retryAfterMs);
     },
     async refund(scope, key, points) {
       if (points > 0) await limiters[scope].reward(key, points);
