@@ -80,6 +80,7 @@ describe('connection limits: handshakes, unauthenticated sessions, sockets per u
       assert.equal(await late.authenticate(token), 200);
       const answer = (await late.poll()).packets.join('\n');
       assert.match(answer, /^44\{"message":"Rate limited","data":\{"code":"RATE_LIMITED"/, answer);
+      assert.equal(await metricValue(server.app, 'spotcast_connections_refused_total', { reason: 'RATE_LIMITED' }), 41);
 
       const other = await attempt(server, token, { ip: '198.51.100.20' });
       assert.ok(other.connected, `a client from another address was refused: ${other.error?.message} ${JSON.stringify(other.error?.data)}`);

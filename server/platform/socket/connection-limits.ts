@@ -1,7 +1,7 @@
-import type { Metrics } from '../observability/metrics.js';
-import type { Logger } from '../logger.js';
-import { admittedAs, type Trust } from './handshake-guard.js';
 import proxyaddr from 'proxy-addr';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { admittedAs, type Trust } from './handshake-guard.js';
 import type { IoSocket } from './types.js';
 
 type Next = (err?: Error) => void;
@@ -20,12 +20,13 @@ class ConnectRefusal extends Error {
  * The first Socket.IO middleware: records the client's address, and refuses (readably) a
  * connection whose handshake was over its address's `connect` budget (see handshakeGuard).
  */
-export function connectionRefusal(trust: Trust) {
+export function connectionRefusal(trust: Trust, metrics: Metrics) {
   return (socket: IoSocket, next: Next): void => {
     const seen = admittedAs(socket.request);
     socket.data.ip = seen?.ip ?? proxyaddr(socket.request, trust);
     const refused = seen?.refusal;
     if (!refused) return next();
+    metrics.connectionsRefused.inc({ reason: 'RATE_LIMITED' });
     next(new ConnectRefusal('Rate limited', { code: 'RATE_LIMITED', message: refused.message, retry_after_ms: refused.retryAfterMs }));
   };
 }

@@ -55,7 +55,7 @@ export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
     }),
   });
   closeUnauthenticatedAfter(io, opts.sockets.connectTimeoutMs);
-  io.use(connectionRefusal(trust));
+  io.use(connectionRefusal(trust, opts.metrics));
   installSocketAuth(io, { verifier: opts.verifier, nodeId: opts.nodeId, logger: opts.logger });
   io.use(userSocketCap({ maxPerUser: opts.sockets.maxPerUser, metrics: opts.metrics, logger: opts.logger }));
   batchWebSocketWrites(io);
