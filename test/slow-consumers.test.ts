@@ -94,3 +94,39 @@ describe('slow consumers (SOCKET_MAX_PENDING_BYTES 256 KiB)', function () {
     assert.equal(await slowDisconnects('websocket'), before);
   });
 });
+
+describe('a server-side disconnect of a client that does not read (SOCKET_MAX_PENDING_BYTES 64 MiB)', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+  const raw: RawWebSocketClient[] = [];
+  before(async () => {
+    server = await startTestServer({ SOCKET_MAX_PENDING_BYTES: String(64 * 1024 * 1024) });
+  });
+  after(async () => {
+    for (const c of raw.splice(0)) c.close();
+    await server.stop();
+  });
+
+  it('ends its connection within a moment, though its queue was never taken', async () => {
+    const lot = await createLot(server.db);
+    await appendLotEvents(server.db, lot, 150, 1000);
+    const userId = newUserId();
+    const stalled = await RawWebSocketClient.connect(server.url, server.token(userId));
+    raw.push(stalled);
+    stalled.stopReading();
+    // ~9 MB: more than the kernel's buffers take, so engine.io holds a queue for it.
+    for (let i = 0; i < 50; i++) stalled.emit('subscribe', { room: `parking_lot:${lot}`, last_seq: 0 }, i);
+    const [socket] = await waitFor(() => [...server.app.io.of('/').sockets.values()].filter((s) => s.data.principal.userId === userId));
+    const conn = socket!.conn as unknown as { id: string; writeBuffer: unknown[] };
+    await waitUntil(() => conn.writeBuffer.length > 0, 20_000, 'engine.io to hold a queue for the stalled client');
+    // As a rate limit or an expired token would.
+    socket!.disconnect(true);
+    await waitUntil(() => !(conn.id in (server.app.io.engine as unknown as { clients: Record<string, unknown> }).clients), 10_000, 'its Engine.IO session to end');
+  });
+});
+
+async function waitFor<T>(read: () => T[]): Promise<T[]> {
+  let found: T[] = [];
+  await waitUntil(() => (found = read()).length > 0, 5000, 'the socket');
+  return found;
+}

@@ -19,7 +19,7 @@ interface EngineConn {
 
 /** Counted per queued packet on top of its encoded length: the packet object and its bookkeeping. */
 const PACKET_OVERHEAD = 64;
-/** How long a slow consumer's transport gets to take the SLOW_CONSUMER error before it is cut. */
+/** How long a transport the server closes gets to take its last packets (SLOW_CONSUMER, a disconnect) before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 
 const closeReasons = new WeakMap<IoSocket, string>();
@@ -60,6 +60,12 @@ export function guardPendingOutput(socket: IoSocket, opts: { maxBytes: number; m
   conn.on('flush', () => {
     queued = 0;
   });
+  // Any disconnect the server decides (a rate limit, an expired token) closes the transport once
+  // its queue is taken, which a client that never reads never does: its connection, and what was
+  // queued for it, would stay until the ping timeout and ws's close handshake, over a minute.
+  socket.on('disconnect', (reason) => {
+    if (reason === 'server namespace disconnect') cutAfterGrace(conn);
+  });
   conn.on('packetCreate', (packet) => {
     if (condemned) return;
     queued += sizeOf(packet);
@@ -91,8 +97,12 @@ function disconnectSlowConsumer(socket: IoSocket, conn: EngineConn, opts: { maxB
   // A transport close rather than a Socket.IO disconnect: socket.io-client reconnects by itself and
   // resumes with its last_seq, as after any network drop. Closing waits for the error to be taken...
   conn.close();
-  // ...for a moment only: then the connection is cut, and ws's buffer with it (ws would otherwise
-  // keep it for its 30 s close handshake).
+  // ...for a moment only.
+  cutAfterGrace(conn);
+}
+
+/** After the grace, the connection is cut if still open, and ws's buffer with it (ws would keep it for its 30 s close handshake). */
+function cutAfterGrace(conn: EngineConn): void {
   setTimeout(() => {
     if (conn.readyState !== 'closed') conn.close(true);
     conn.transport.socket?.terminate?.();
