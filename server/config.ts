@@ -118,7 +118,7 @@ const envSchema = z.object({
   SOCKET_MAX_PENDING_BYTES: int(1_048_576, 1024, 1_073_741_824),
   /** Time a new Engine.IO session has to authenticate (send its connect packet and pass the checks). */
   SOCKET_CONNECT_TIMEOUT_MS: int(10_000, 100, 120_000),
-  /** Sessions of this node not (yet) authenticated; new handshakes past it are refused. */
+  /** Sessions of this node waiting to authenticate; a handshake past it closes the oldest of them. */
   SOCKET_MAX_UNAUTHENTICATED: int(2000, 1, 1_000_000),
   /** Sockets one user may hold on this node. */
   SOCKET_MAX_PER_USER: int(20, 1, 100_000),

@@ -59,7 +59,7 @@ export class Metrics {
   });
   readonly connectionsRefused = new Counter({
     name: 'spotcast_connections_refused_total',
-    help: 'Handshakes and connections refused by a connection limit, by reason (RATE_LIMITED, SERVER_BUSY, TOO_MANY_CONNECTIONS)',
+    help: 'Handshakes and connections refused by a connection limit, by reason (RATE_LIMITED, TOO_MANY_CONNECTIONS, SERVER_BUSY: a session waiting to authenticate closed to make room)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

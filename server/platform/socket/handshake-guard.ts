@@ -3,18 +3,16 @@ import proxyaddr from 'proxy-addr';
 import { RateLimitedError, type RateLimits } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { IoServer } from './types.js';
 
 export type Trust = (addr: string, i: number) => boolean;
 
 export interface HandshakeGuardOptions {
   limits: RateLimits;
   trust: Trust;
-  maxUnauthenticated: number;
   metrics: Metrics;
   logger: Logger;
-  /** Engine.IO sessions open on this node, and how many of them are authenticated sockets. */
-  sessions: () => { open: number; authenticated: number };
+  /** Makes room for the session an admitted handshake is about to open (see UnauthenticatedSessions). */
+  makeRoom: () => void;
 }
 
 /** What the guard learnt of a handshake, for the Socket.IO middleware that sees its connect packet. */
@@ -36,52 +34,37 @@ type Answer = (err: string | null | undefined, success: boolean) => void;
 /**
  * Engine.IO's `allowRequest`: runs for every handshake (a request without a session id) before
  * Engine.IO creates a session, so a client that never authenticates cannot pile up sessions.
- *
- * - Past `maxUnauthenticated` sessions that have not become sockets (counting handshakes being
- *   checked right now), new handshakes are refused: `SERVER_BUSY`.
- * - Each handshake costs a point of its address's `handshake` and `connect` budgets (trusted
- *   proxies' X-Forwarded-For as for HTTP). Past `handshake` (twice `connect`) it is refused here:
- *   `RATE_LIMITED`. Between the two it is let in and refused at its connect packet with a
- *   `connect_error` the client can read (see `admittedAs`), as every attempt past the limit was
- *   before; Engine.IO's own refusal reaches socket.io-client only as "xhr poll error" or
- *   "websocket error".
+ * Each handshake costs a point of its address's `handshake` and `connect` budgets (trusted
+ * proxies' X-Forwarded-For as for HTTP). Past `handshake` (twice `connect`) it is refused here:
+ * `RATE_LIMITED`. Between the two it is let in and refused at its connect packet with a
+ * `connect_error` the client can read (see `admittedAs`), as every attempt past the limit was
+ * before; Engine.IO's own refusal reaches socket.io-client only as "xhr poll error" or
+ * "websocket error". An admitted handshake makes room for its session (the node's cap on
+ * sessions waiting to authenticate).
  *
  * A refusal is Engine.IO's 403 (polling: JSON `{ code: 4, message }` with Retry-After; WebSocket:
  * 400 and the message) — the one answer `allowRequest` can give.
  */
 export function handshakeGuard(opts: HandshakeGuardOptions) {
-  let checking = 0;
   return (req: IncomingMessage, answer: Answer): void => {
-    const { open, authenticated } = opts.sessions();
-    if (open - authenticated + checking >= opts.maxUnauthenticated) {
-      refuse(req, answer, opts, 'SERVER_BUSY', 1000, 'too many connections are waiting to authenticate on this node');
-      return;
-    }
     const ip = proxyaddr(req, opts.trust);
-    checking++;
-    const done = (fn: () => void) => {
-      checking--;
-      fn();
+    const admit = (as: Admitted) => {
+      admitted.set(req, as);
+      opts.makeRoom();
+      answer(null, true);
     };
     opts.limits.consume('handshake', ip).then(
       () =>
         opts.limits.consume('connect', ip).then(
-          () => done(() => admit(req, answer, { ip })),
-          (err: unknown) => done(() => (err instanceof RateLimitedError ? admit(req, answer, { ip, refusal: err }) : fail(req, answer, opts, err))),
+          () => admit({ ip }),
+          (err: unknown) => (err instanceof RateLimitedError ? admit({ ip, refusal: err }) : fail(req, answer, opts, err)),
         ),
       (err: unknown) =>
-        done(() =>
-          err instanceof RateLimitedError
-            ? refuse(req, answer, opts, 'RATE_LIMITED', err.retryAfterMs, 'too many connection attempts from this address', ip)
-            : fail(req, answer, opts, err),
-        ),
+        err instanceof RateLimitedError
+          ? refuse(req, answer, opts, 'RATE_LIMITED', err.retryAfterMs, 'too many connection attempts from this address', ip)
+          : fail(req, answer, opts, err),
     );
   };
-}
-
-function admit(req: IncomingMessage, answer: Answer, as: Admitted): void {
-  admitted.set(req, as);
-  answer(null, true);
 }
 
 function refuse(req: IncomingMessage, answer: Answer, opts: HandshakeGuardOptions, code: string, retryAfterMs: number, why: string, ip?: string): void {
@@ -97,32 +80,4 @@ function refuse(req: IncomingMessage, answer: Answer, opts: HandshakeGuardOption
 function fail(req: IncomingMessage, answer: Answer, opts: HandshakeGuardOptions, err: unknown): void {
   opts.logger.error({ err }, 'connection limit could not be checked; refusing the handshake');
   refuse(req, answer, opts, 'INTERNAL_ERROR', 1000, 'the connection limit could not be checked');
-}
-
-/** What this module touches of an engine.io connection. */
-interface EngineConn {
-  readyState: string;
-  transport: { socket?: { terminate?: () => void } };
-  close(discard?: boolean): void;
-  once(event: 'close', listener: () => void): void;
-}
-
-/**
- * Closes a session that has not become an authenticated socket within `ms`. Socket.IO's own
- * `connectTimeout` closes such a session in an orderly way, which for long-polling waits up to
- * 30 s for the client's next poll (a flood never polls) and for a WebSocket up to ws's 30 s close
- * handshake: the session is counted, and held in memory, all that time. This discards it at once.
- */
-export function closeUnauthenticatedAfter(io: IoServer, ms: number): void {
-  const authenticated = new WeakSet<object>();
-  io.on('connection', (socket) => authenticated.add(socket.conn));
-  io.engine.on('connection', (conn: EngineConn) => {
-    const timer = setTimeout(() => {
-      if (authenticated.has(conn) || conn.readyState === 'closed') return;
-      conn.close(true);
-      conn.transport.socket?.terminate?.();
-    }, ms);
-    timer.unref();
-    conn.once('close', () => clearTimeout(timer));
-  });
 }

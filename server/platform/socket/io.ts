@@ -10,8 +10,9 @@ import type { Metrics } from '../observability/metrics.js';
 import type { IoServer, SocketLimits } from './types.js';
 import { connectionRefusal, userSocketCap } from './connection-limits.js';
 import { answerUnknownEvents, type HandlerContext, type SocketFeature } from './handle.js';
-import { closeUnauthenticatedAfter, handshakeGuard } from './handshake-guard.js';
+import { handshakeGuard } from './handshake-guard.js';
 import { guardPendingOutput, serverCloseReason } from './pending-output.js';
+import { UnauthenticatedSessions } from './unauthenticated.js';
 import { batchWebSocketWrites } from './ws-write-batching.js';
 
 export interface IoOptions {
@@ -28,33 +29,30 @@ export interface IoOptions {
 }
 
 /**
- * The Socket.IO server, with its checks in the order they cost: the address's budget and the
- * node's count of unauthenticated sessions before Engine.IO makes a session (handshakeGuard);
- * then, at the connect packet, a deferred address refusal, the token, and the user's socket cap.
- * A session that sends no connect packet is closed after `connectTimeoutMs`.
+ * The Socket.IO server, with its checks in the order they cost: the address's budget before
+ * Engine.IO makes a session (handshakeGuard), the node's cap on sessions waiting to authenticate
+ * and their timeout (UnauthenticatedSessions); then, at the connect packet, a deferred address
+ * refusal, the token, and the user's socket cap.
  */
 export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
   // The client address as Express sees it: behind the configured proxies, from X-Forwarded-For.
   const trust = proxyaddr.compile(opts.trustProxy.split(',').map((s) => s.trim()));
-  const sessions = () => ({ open: io.engine.clientsCount, authenticated: io.of('/').sockets.size });
+  const waiting = new UnauthenticatedSessions({
+    max: opts.sockets.maxUnauthenticated,
+    timeoutMs: opts.sockets.connectTimeoutMs,
+    onEvicted: () => opts.metrics.connectionsRefused.inc({ reason: 'SERVER_BUSY' }),
+  });
   const io: IoServer = new Server(httpServer, {
     cors: { origin: opts.corsOrigins === '*' ? true : opts.corsOrigins },
     maxHttpBufferSize: opts.maxPayloadBytes ?? 64 * 1024,
     pingInterval: 25_000,
     pingTimeout: 20_000,
-    // A fallback only: closeUnauthenticatedAfter discards such sessions first (Socket.IO's orderly
+    // A fallback only: UnauthenticatedSessions discards such sessions first (Socket.IO's orderly
     // close of a session that never polls again would leave it open for 30 s).
     connectTimeout: opts.sockets.connectTimeoutMs * 2,
-    allowRequest: handshakeGuard({
-      limits: opts.limits,
-      trust,
-      maxUnauthenticated: opts.sockets.maxUnauthenticated,
-      metrics: opts.metrics,
-      logger: opts.logger,
-      sessions,
-    }),
+    allowRequest: handshakeGuard({ limits: opts.limits, trust, metrics: opts.metrics, logger: opts.logger, makeRoom: () => waiting.makeRoom() }),
   });
-  closeUnauthenticatedAfter(io, opts.sockets.connectTimeoutMs);
+  waiting.attach(io);
   io.use(connectionRefusal(trust, opts.metrics));
   installSocketAuth(io, { verifier: opts.verifier, nodeId: opts.nodeId, logger: opts.logger });
   io.use(userSocketCap({ maxPerUser: opts.sockets.maxPerUser, metrics: opts.metrics, logger: opts.logger }));

@@ -16,7 +16,7 @@ export interface SocketLimits {
   maxPendingBytes: number;
   /** Time a session has to send its connect packet and authenticate. */
   connectTimeoutMs: number;
-  /** Sessions not (yet) authenticated past which new handshakes are refused. */
+  /** Sessions waiting to authenticate; a handshake past it closes the oldest of them. */
   maxUnauthenticated: number;
   /** Sockets one user may hold on this node. */
   maxPerUser: number;
