@@ -11,6 +11,7 @@
  * - `legitConnect`: meanwhile, an ordinary client from an address of its own.
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { mintToken } from '../../server/platform/auth/tokens.js';
@@ -33,6 +34,8 @@ function connectClient(url: string, token: string, headers?: Record<string, stri
 // ---- the bystander ---------------------------------------------------------------------------
 
 let bystander: { socket: Socket; samples: number[]; timeouts: number; errors: number; timer: NodeJS.Timeout } | undefined;
+/** The bystander process's own event-loop delay: how much of its latency is its own wait for a CPU. */
+const lag = monitorEventLoopDelay({ resolution: 10 });
 
 async function bystanderStart(a: { url: string; secret: string; lotId: string; rate: number }) {
   const socket = await connectClient(a.url, tokenFor(a.secret));
@@ -46,14 +49,22 @@ async function bystanderStart(a: { url: string; secret: string; lotId: string; r
     });
   };
   bystander = b;
+  lag.enable();
   return { ok: true };
 }
 
 /** The ack latencies (ms) since the last take, and the acks that timed out or failed. */
 function bystanderTake() {
   if (!bystander) throw new Error('no bystander');
-  const out = { samples: Float64Array.from(bystander.samples), timeouts: bystander.timeouts, errors: bystander.errors, connected: bystander.socket.connected };
+  const out = {
+    samples: Float64Array.from(bystander.samples),
+    timeouts: bystander.timeouts,
+    errors: bystander.errors,
+    connected: bystander.socket.connected,
+    lagP99Ms: lag.percentile(99) / 1e6,
+  };
   Object.assign(bystander, { samples: [], timeouts: 0, errors: 0 });
+  lag.reset();
   return out;
 }
 

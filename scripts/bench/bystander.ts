@@ -30,7 +30,12 @@ export interface Phase {
   errors: number;
   rssMiB: number;
   heapMiB: number;
+  /** Heap after a forced GC at the end of the phase. */
+  retainedHeapMiB: number;
   cpuPct: number;
+  /** Event-loop delay p99 (ms) of the server, and of the bystander's own process. */
+  serverLagMs: number;
+  bystanderLagMs: number;
   attack?: Record<string, unknown>;
   legit?: { ok: boolean; ms: number; error?: string };
   counters: Record<string, number>;
@@ -73,7 +78,7 @@ export async function bystanderScenario(ctx: BenchContext, o: Options): Promise<
   const attackMs = o.attackSeconds * 1000;
   const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'production' };
   const script = path.join(ROOT, 'scripts', 'bench', 'attacker.ts');
-  const server = await startSpotcast(ctx, 'attacked', { env: DEFAULT_LIMITS });
+  const server = await startSpotcast(ctx, 'attacked', { env: DEFAULT_LIMITS, flags: { gc: true } });
   const children: Child[] = [];
   try {
     const bystander = await Child.start('bystander', script, { env });
@@ -90,6 +95,7 @@ export async function bystanderScenario(ctx: BenchContext, o: Options): Promise<
     const phases: Phase[] = [];
     const phase = async (name: string, attack?: () => Promise<Record<string, unknown>>, legitIp?: string) => {
       const before = await counters(server.url);
+      await server.child.call('stats');
       const cpu0 = await server.child.call<number>('cpu');
       const t0 = wallNow();
       let rss = 0;
@@ -97,7 +103,7 @@ export async function bystanderScenario(ctx: BenchContext, o: Options): Promise<
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          const m = await server.child.call<{ rss: number; heapUsed: number }>('mem', {}, 30_000).catch(() => undefined);
+          const m = await server.child.call<{ rss: number; heapUsed: number }>('memRaw', {}, 30_000).catch(() => undefined);
           if (m) [rss, heap] = [Math.max(rss, m.rss), Math.max(heap, m.heapUsed)];
           await sleep(500);
         }
@@ -107,8 +113,11 @@ export async function bystanderScenario(ctx: BenchContext, o: Options): Promise<
       sampling = false;
       await sampler;
       const cpuPct = ((await server.child.call<number>('cpu')) - cpu0) / 10 / (wallNow() - t0);
-      const taken = await bystander.call<{ samples: Float64Array; timeouts: number; errors: number }>('bystanderTake');
+      const taken = await bystander.call<{ samples: Float64Array; timeouts: number; errors: number; lagP99Ms: number }>('bystanderTake');
+      const stats = await server.child.call<{ loopDelayP99Ms: number }>('stats');
       const after = await counters(server.url);
+      // What the attack left that is not garbage (a forced GC), once the phase is over.
+      const retained = await server.child.call<{ heapUsed: number }>('mem', {}, 30_000);
       const p: Phase = {
         name,
         ack: latencySummary(taken.samples.sort()),
@@ -116,13 +125,16 @@ export async function bystanderScenario(ctx: BenchContext, o: Options): Promise<
         errors: taken.errors,
         rssMiB: rss / 2 ** 20,
         heapMiB: heap / 2 ** 20,
+        retainedHeapMiB: retained.heapUsed / 2 ** 20,
         cpuPct,
+        serverLagMs: stats.loopDelayP99Ms,
+        bystanderLagMs: taken.lagP99Ms,
         counters: Object.fromEntries(COUNTERS.map((c) => [c, (after[c] ?? 0) - (before[c] ?? 0)])),
         ...(got ? { attack: got } : {}),
         ...(legit ? { legit: await legit } : {}),
       };
       phases.push(p);
-      ctx.log(`  ${name}: bystander ack p50 ${num(p.ack.p50)} p99 ${num(p.ack.p99)} ms (n ${p.ack.n}, ${p.timeouts} timeouts); server RSS ≤ ${num(p.rssMiB)} MiB, heap ≤ ${num(p.heapMiB)} MiB, CPU ${num(p.cpuPct, 0)} %`);
+      ctx.log(`  ${name}: bystander ack p50 ${num(p.ack.p50)} p99 ${num(p.ack.p99)} ms (n ${p.ack.n}, ${p.timeouts} timeouts); server RSS ≤ ${num(p.rssMiB)} MiB, heap ≤ ${num(p.heapMiB)} MiB (${num(p.retainedHeapMiB)} MiB after GC), CPU ${num(p.cpuPct, 0)} %, loop delay p99 ${num(p.serverLagMs)} ms (bystander's own ${num(p.bystanderLagMs)} ms)`);
       // Let what the attack left (sessions waiting for their connect timeout, queues) go before the next.
       await sleep(12_000);
       await bystander.call('bystanderTake');
@@ -187,17 +199,20 @@ export function renderBystander(r: BystanderResults): string {
     p.name,
     `${num(p.ack.p50)} / ${num(p.ack.p99)} / ${num(p.ack.max)}`,
     `${p.ack.n}${p.timeouts ? `, **${p.timeouts} timed out**` : ''}${p.errors ? `, ${p.errors} errors` : ''}`,
-    `${num(p.rssMiB, 0)} / ${num(p.heapMiB, 0)}`,
+    `${num(p.rssMiB, 0)} / ${num(p.heapMiB, 0)} / ${num(p.retainedHeapMiB, 0)}`,
     num(p.cpuPct, 0),
+    `${num(p.serverLagMs)} / ${num(p.bystanderLagMs)}`,
     attackOutcome(p),
   ]);
-  const head = ['phase', 'bystander ack p50 / p99 / max ms', 'acks', 'server RSS / heap MiB (peak)', 'server CPU %', 'what the attack got'];
+  const head = ['phase', 'bystander ack p50 / p99 / max ms', 'acks', 'server RSS / heap MiB (peak), heap after GC', 'server CPU %', 'event-loop delay p99 ms: server / bystander', 'what the attack got'];
   return [
     '### 7. Attacks on one node, and a bystander',
     '',
     `One node with the default limits (\`RATE_LIMIT_*\`, \`SOCKET_*\`). A bystander asks \`get_parking_availability\` ${RATE} times a second from a process of its own; ` +
       `an attacker in another process runs one attack at a time for ${r.attackSeconds} s, each inside every per-socket and per-user rate limit, against a lot whose stream holds ${r.events} events. ` +
-      'Memory: the highest `process.memoryUsage()` of samples every 500 ms (no forced GC); CPU: the server process over the phase. Between phases 12 s pass unmeasured.',
+      'Memory: the highest `process.memoryUsage()` of samples every 500 ms (garbage included), and the heap after a forced GC once the attack is over (what it left behind); CPU: the server process over the phase. ' +
+      "Event-loop delay: the server's, and the bystander process's own (when the latter is high, the bystander itself waited for a CPU: attacker, server, Postgres and bystander share the machine's cores). " +
+      'Between phases 12 s pass unmeasured.',
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
