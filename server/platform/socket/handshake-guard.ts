@@ -47,7 +47,13 @@ type Answer = (err: string | null | undefined, success: boolean) => void;
  */
 export function handshakeGuard(opts: HandshakeGuardOptions) {
   return (req: IncomingMessage, answer: Answer): void => {
-    const ip = proxyaddr(req, opts.trust);
+    let ip: string;
+    try {
+      ip = proxyaddr(req, opts.trust);
+    } catch (err) {
+      // Inside Engine.IO's request handler a throw would be an uncaught exception.
+      return fail(req, answer, opts, err);
+    }
     const admit = (as: Admitted) => {
       admitted.set(req, as);
       opts.makeRoom();
