@@ -15,6 +15,7 @@ import { createSessionFeature } from './features/session/index.js';
 import { createSubscriptionsFeature } from './features/subscriptions/index.js';
 import { createBroadcaster } from './outbox/broadcaster.js';
 import { EventDispatcher } from './outbox/dispatcher.js';
+import { createReplayer } from './outbox/replay.js';
 import { OutboxSweeper } from './outbox/sweeper.js';
 import type { TokenVerifier } from './platform/auth/jwt.js';
 import type { UserCalls } from './platform/data/calls.js';
@@ -34,6 +35,7 @@ import { ActivityLog } from './platform/observability/activity-log.js';
 import { Metrics } from './platform/observability/metrics.js';
 import { fromPackageRoot, PACKAGE_VERSION } from './platform/package-root.js';
 import { createIo, handleConnections, type IoOptions } from './platform/socket/io.js';
+import { closeSockets, trackConnections } from './platform/socket/shutdown.js';
 import type { IoServer } from './platform/socket/types.js';
 
 const PUBLIC_DIR = fromPackageRoot('public');
@@ -97,7 +99,9 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     trustProxy: config.trustProxy,
     limits,
     metrics,
+    sockets: config.sockets,
   };
+  const connections = trackConnections(httpServer);
   // Socket.IO hands to the 'request' listeners that exist when it attaches only what is not its
   // own; a listener added later sees /socket.io/ requests too and answers them a second time.
   let httpApp: Express | undefined;
@@ -137,17 +141,17 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
   const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
   const notifications = createNotificationsFeature({ calls });
-  const subscriptions = createSubscriptionsFeature({
-    parking: parking.service,
-    replay: {
-      calls,
-      maxEvents: config.outbox.replayMaxEvents,
-      snapshot: {
-        lots: async (principal, lotId) => (await parking.service.availability(principal, lotId)).lots,
-        bookings: (principal, userId) => bookings.service.list(principal, { limit: 100, userId }),
-      },
+  const replayer = createReplayer({
+    calls,
+    maxEvents: config.outbox.replayMaxEvents,
+    limits,
+    snapshot: {
+      lots: async (principal, lotId) => (await parking.service.availability(principal, lotId)).lots,
+      bookings: (principal, userId) => bookings.service.list(principal, { limit: 100, userId }),
     },
+    onReplayed: (n) => metrics.replayedEvents.inc(n),
   });
+  const subscriptions = createSubscriptionsFeature({ parking: parking.service, replayer });
 
   const readiness = createReadiness({
     cacheMs: config.health.cacheMs,
@@ -239,6 +243,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       stopping ??= (async () => {
         // Stop accepting first (open connections stay until io closes them below).
         if (httpServer.listening) httpServer.close();
+        replayer.stop();
         await periodic.stop();
         // BullMQ's worker waits for Redis to close; an outage must not hold up the steps below.
         await Promise.race([scheduler.stop(), new Promise((r) => setTimeout(r, 3000).unref())]);
@@ -248,9 +253,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
         dispatcher.emitPending();
         broadcaster.flush();
         io.local.emit('server_shutdown', { message: 'This node is shutting down; reconnecting', reconnect: true, timestamp: new Date().toISOString() });
-        await new Promise<void>((resolve) => {
-          io.close(() => resolve());
-        });
+        // Bounded: connections that do not close by themselves (clients that never read) are cut.
+        await closeSockets(io, connections, { shutdownTimeoutMs: config.shutdownTimeoutMs, logger });
         await dispatcher.stop();
         await activity.stop();
       })();

@@ -4,6 +4,7 @@ import type { JwtConfig } from './platform/auth/jwt.js';
 import { KeyError, parsePublicKeySetting, type PublicKeySpec } from './platform/auth/keys.js';
 import type { LogConfig } from './platform/logger.js';
 import type { LimitsConfig } from './platform/limits/rate-limits.js';
+import type { SocketLimits } from './platform/socket/types.js';
 
 /**
  * Every setting of the server, parsed once from the environment. Nothing else in the
@@ -114,6 +115,17 @@ const envSchema = z.object({
   RATE_LIMIT_HTTP: limit('300/10'),
   RATE_LIMIT_CONNECTIONS: limit('300/10'),
   RATE_LIMIT_DISCONNECT_AFTER: int(200, 1, 1_000_000),
+  /** Events replayed from the event log per user; past it a resuming client gets a snapshot. */
+  RATE_LIMIT_REPLAY_EVENTS: limit('5000/60'),
+
+  /** Output queued for one socket (not yet taken by its client) past which it is disconnected. */
+  SOCKET_MAX_PENDING_BYTES: int(1_048_576, 1024, 1_073_741_824),
+  /** Time a new Engine.IO session has to authenticate (send its connect packet and pass the checks). */
+  SOCKET_CONNECT_TIMEOUT_MS: int(10_000, 100, 120_000),
+  /** Sessions of this node waiting to authenticate; a handshake past it closes the oldest of them. */
+  SOCKET_MAX_UNAUTHENTICATED: int(2000, 1, 1_000_000),
+  /** Sockets one user may hold on this node. */
+  SOCKET_MAX_PER_USER: int(20, 1, 100_000),
   METRICS_TOKEN: optionalString,
   /** Serve GET /metrics on this port of its own (and not on PORT): for a network only Prometheus reaches. */
   METRICS_PORT: z
@@ -161,6 +173,7 @@ export interface Config {
   metrics: { token?: string | undefined; port?: number | undefined; host: string };
   buildCommit: string;
   health: { cacheMs: number };
+  sockets: SocketLimits;
 }
 
 export class ConfigError extends Error {
@@ -240,11 +253,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       booking: e.RATE_LIMIT_BOOKINGS,
       http: e.RATE_LIMIT_HTTP,
       connect: e.RATE_LIMIT_CONNECTIONS,
+      // Twice the connection budget: attempts past the first are still told why (a readable
+      // connect_error), past the second they are refused before Engine.IO makes a session.
+      handshake: { points: e.RATE_LIMIT_CONNECTIONS.points * 2, seconds: e.RATE_LIMIT_CONNECTIONS.seconds },
+      replay: e.RATE_LIMIT_REPLAY_EVENTS,
       disconnectAfter: e.RATE_LIMIT_DISCONNECT_AFTER,
     },
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
     buildCommit: e.BUILD_COMMIT,
     health: { cacheMs: e.HEALTH_CACHE_MS },
+    sockets: {
+      maxPendingBytes: e.SOCKET_MAX_PENDING_BYTES,
+      connectTimeoutMs: e.SOCKET_CONNECT_TIMEOUT_MS,
+      maxUnauthenticated: e.SOCKET_MAX_UNAUTHENTICATED,
+      maxPerUser: e.SOCKET_MAX_PER_USER,
+    },
   };
 }
 

@@ -2,15 +2,21 @@
  * What a hostile or careless client could do with legitimate calls, and the limits that stop it.
  */
 import assert from 'node:assert/strict';
-import { io } from 'socket.io-client';
-import { call, closeAll, connect, newUserId, nextEvent, refusal } from './helpers/clients.js';
+import { io, type Socket } from 'socket.io-client';
+import { call, closeAll, connect, newUserId, nextEvent, record, refusal, waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
+import { appendLotEvents } from './helpers/raw-engine.js';
 import { request, startTestServer, type TestServer } from './helpers/server.js';
 
 describe('abuse of legitimate calls', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ BOOKING_MAX_PENDING_PER_USER: '2', BOOKING_MAX_DAYS_AHEAD: '30', RATE_LIMIT_CONNECTIONS: '3/60' });
+    server = await startTestServer({
+      BOOKING_MAX_PENDING_PER_USER: '2',
+      BOOKING_MAX_DAYS_AHEAD: '30',
+      RATE_LIMIT_CONNECTIONS: '3/60',
+      RATE_LIMIT_REPLAY_EVENTS: '500/60',
+    });
   });
   after(() => server.stop());
   afterEach(closeAll);
@@ -71,6 +77,31 @@ describe('abuse of legitimate calls', () => {
     }
   });
 
+  it('replaying the same 200 events over and over from two sockets at once: one user gets no more than their replay budget, then a snapshot, then RATE_LIMITED', async () => {
+    const lot = await createLot(server.db);
+    const head = await appendLotEvents(server.db, lot, 200);
+    const token = server.token(newUserId());
+    // (From addresses of their own: this server allows 3 connection attempts per address.)
+    const sockets = [await socketFrom(server.url, token, '192.0.2.61'), await socketFrom(server.url, token, '192.0.2.62')];
+    const received = sockets.map((s) => record(s, 'parking_updated'));
+    const snapshots = sockets.map((s) => record(s, 'room_snapshot'));
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => call(sockets[i % 2]!, 'subscribe', { room: `parking_lot:${lot}`, last_seq: head - 200 })),
+    );
+    const replays = answers.filter((a) => a.ok).map((a) => a.data.replay);
+    const refused = answers.filter((a) => !a.ok);
+    assert.ok(refused.every((a) => a.error.code === 'RATE_LIMITED'), JSON.stringify(refused.slice(0, 3)));
+    const replayed = replays.reduce((n, r) => n + r.replayed, 0);
+    assert.ok(replays.every((r) => (r.snapshot && r.replayed === 0) || (!r.snapshot && r.replayed === 200)), JSON.stringify(replays));
+    assert.ok(replayed >= 200 && replayed <= 500, `${replayed} events replayed to one user with a budget of 500`);
+    assert.ok(refused.length > 0, 'no resume was refused once the budget was spent');
+    await waitUntil(() => received[0]!.length + received[1]!.length === replayed && snapshots[0]!.length + snapshots[1]!.length === replays.filter((r) => r.snapshot).length);
+    // Another user's budget is their own.
+    const other = await socketFrom(server.url, server.token(newUserId()), '192.0.2.63');
+    assert.equal((await call(other, 'subscribe', { room: `parking_lot:${lot}`, last_seq: 0 })).data.replay.replayed, 200);
+    for (const s of [...sockets, other]) s.close();
+  });
+
   it("an admin refreshed to a user token leaves the other users' rooms it had joined", async () => {
     const victim = newUserId();
     const me = newUserId();
@@ -93,4 +124,13 @@ async function connectVia(url: string, token: string, headers: Record<string, st
   });
   socket.close();
   return id;
+}
+
+async function socketFrom(url: string, token: string, ip: string): Promise<Socket> {
+  const socket = io(url, { auth: { token }, extraHeaders: { 'x-forwarded-for': ip }, transports: ['websocket'], reconnection: false, forceNew: true });
+  await new Promise((resolve, reject) => {
+    socket.once('connected', resolve);
+    socket.once('connect_error', reject);
+  });
+  return socket;
 }

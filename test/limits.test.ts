@@ -7,10 +7,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { io } from 'socket.io-client';
 import { call, closeAll, connect, newUserId, refusal, sleep, waitUntil, type Client } from './helpers/clients.js';
 import { uniqueName } from './helpers/env.js';
 import { createLot } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';
+import { pollingHandshake } from './helpers/raw-engine.js';
 import { request, startTestServer, type TestServer } from './helpers/server.js';
 
 const LOW_LIMITS = {
@@ -272,6 +274,23 @@ describe('rate limits', function () {
       for (const s of sockets) assert.equal((await call(s, 'get_parking_availability', {})).ok, true);
       // HTTP is a different budget.
       assert.equal((await request(server, 'GET', '/realtime/parking-availability', { token: server.token(newUserId()) })).status, 200);
+    });
+
+    it('refuses a burst of raw handshakes from one address past twice the limit before any session is made, also when they arrive at once', async () => {
+      // 100 Engine.IO handshakes in parallel, none of which will ever authenticate.
+      const before = server.app.io.engine.clientsCount;
+      const answers = await Promise.all(Array.from({ length: 100 }, () => pollingHandshake(server.url, { 'x-forwarded-for': '203.0.113.77' })));
+      const statuses = answers.map((a) => a.status);
+      assert.equal(statuses.filter((s) => s === 200).length, 10, JSON.stringify(statuses));
+      assert.equal(statuses.filter((s) => s === 403).length, 90);
+      assert.equal(server.app.io.engine.clientsCount - before, 10, 'sessions made for the burst');
+      // A client from another address behind the same balancer is not affected.
+      const socket = io(server.url, { auth: { token: server.token(newUserId()) }, extraHeaders: { 'x-forwarded-for': '198.51.100.77' }, transports: ['websocket'], reconnection: false, forceNew: true });
+      try {
+        await new Promise((resolve, reject) => (socket.once('connected', resolve), socket.once('connect_error', reject)));
+      } finally {
+        socket.close();
+      }
     });
   });
 

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Machine } from './lib/machine.js';
 import type { Options } from './lib/options.js';
 import type { ProfileSummary } from './lib/profile.js';
+import { renderBystander, type BystanderResults } from './bystander.js';
 import { fmt, num, spread } from './lib/stats.js';
 import {
   T_ANNOUNCE,
@@ -40,6 +41,7 @@ export interface Results {
   booking?: BookingResults;
   nodes?: NodesResults;
   expiry?: ExpiryResults;
+  bystander?: BystanderResults;
   profile?: ProfileResult;
   worst?: string;
   failures: string[];
@@ -294,6 +296,8 @@ export function render(info: RunInfo, r: Results): string {
       '',
     );
   }
+
+  if (r.bystander) out.push(renderBystander(r.bystander));
 
   if (r.profile) {
     const p = r.profile;

@@ -19,6 +19,7 @@ import { liveChildren } from './lib/ipc.js';
 import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
+import { bystanderScenario } from './bystander.js';
 import { render, writeInto, type Results } from './report.js';
 import {
   bookingScenario,
@@ -158,6 +159,12 @@ async function main(): Promise<number> {
     if (!redisUrl) results.skipped.push('expiry with BullMQ: no Redis reachable');
     await step('5/6 hold expiry', async () => {
       results.expiry = await expiryScenario(ctx, fleet, o);
+    });
+  }
+
+  if (o.only.has('bystander')) {
+    await step('6/6 attacks on one node, with a bystander', async () => {
+      results.bystander = await bystanderScenario(ctx, o);
     });
   }
 

@@ -66,6 +66,8 @@ async function main(): Promise<void> {
         return u.user + u.system;
       },
       writes: () => writeSyscalls(),
+      /** process.memoryUsage() as it is (no GC): what the process holds right now, garbage included. */
+      memRaw: () => process.memoryUsage(),
       async mem() {
         // Buffered log rows are not per-socket state: write them before measuring.
         await app.activity.flush();

@@ -40,6 +40,8 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     RATE_LIMIT_BOOKINGS: '100000/1',
     RATE_LIMIT_HTTP: '100000/1',
     RATE_LIMIT_CONNECTIONS: '100000/1',
+    RATE_LIMIT_REPLAY_EVENTS: '1000000/1',
+    SOCKET_MAX_PER_USER: '100000',
     BOOKING_MAX_PENDING_PER_USER: '100000',
     ...env,
   });

@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 
-export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry'] as const;
+export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -26,6 +26,8 @@ export interface Options {
   /** Holds per expiry run (one lot each), and the sockets watching them. */
   expiryLots: number;
   expiryWatchers: number;
+  /** Length of each attack (and baseline) phase of the bystander scenario. */
+  attackSeconds: number;
   only: Set<Scenario>;
   profile: boolean;
   /** Where the results go (BENCHMARKS.md by default; none for --quick unless --out is given). */
@@ -43,7 +45,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --bookings 2000         bookings per run and path;  --book-concurrency 50  --book-pool 10
   --lat-subscribers 1000 --lat-rate 20,40,60 --lat-count 100   commit→parking_updated measurement
   --expiry-lots 20 --expiry-watchers 10
-  --only fanout,log,booking,connections,nodes,expiry
+  --attack-seconds 12     each attack phase of the bystander scenario
+  --only fanout,log,booking,connections,nodes,expiry,bystander
   --no-profile            skip the CPU profile of the worst ratio
   --out FILE              write the results into FILE (between the bench markers)`;
 
@@ -74,6 +77,7 @@ export function parseOptions(argv: string[]): Options {
     latCount: quick ? 30 : 100,
     expiryLots: quick ? 5 : 20,
     expiryWatchers: quick ? 3 : 10,
+    attackSeconds: quick ? 4 : 12,
     only: new Set(SCENARIOS),
     profile: true,
     out: quick ? null : 'BENCHMARKS.md',
@@ -132,6 +136,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--expiry-watchers':
         o.expiryWatchers = int(value());
+        break;
+      case '--attack-seconds':
+        o.attackSeconds = int(value());
         break;
       case '--only': {
         const names = value().split(',').map((s) => s.trim());

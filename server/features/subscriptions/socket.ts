@@ -1,5 +1,5 @@
 import { handshakeResumeSchema, subscribeSchema, unsubscribeSchema, type ReplayInfo, type SubscribeInput, type SubscribeReply } from '../../contract/index.js';
-import { replayRoom, type ReplayDeps } from '../../outbox/replay.js';
+import type { Replayer } from '../../outbox/replay.js';
 import { toClientError } from '../../platform/errors.js';
 import { on, takeTokens, type HandlerContext, type SocketFeature } from '../../platform/socket/handle.js';
 import type { IoSocket } from '../../platform/socket/types.js';
@@ -8,22 +8,32 @@ import { authorizeRoom, roomOrThrow } from './authorize.js';
 
 export interface SubscriptionDeps {
   parking: ParkingService;
-  replay: ReplayDeps;
+  replayer: Replayer;
 }
 
 /** subscribe / unsubscribe, and resuming the rooms a reconnecting client names in its handshake. */
 export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
-  /** Authorize, join, then replay what the client missed: joining first means nothing falls in between. */
+  /**
+   * Authorize, join, then replay what the client missed: joining first means nothing falls in
+   * between (the replayer joins once the user's replay budget allows the replay). A socket already
+   * in the room is not looked up again (the lot existed when it joined), and keeps what the
+   * replayer knows of it: a repeated resume it was already sent costs no read.
+   */
   async function subscribe(socket: IoSocket, ctx: HandlerContext, input: SubscribeInput): Promise<SubscribeReply> {
     const room = roomOrThrow(input);
     const principal = socket.data.principal;
     authorizeRoom(principal, room);
-    if (room.kind === 'parking_lot' && !(await deps.parking.lotExists(principal, room.id))) {
-      throw lotNotFound(room.id);
+    const join = async () => {
+      if (socket.rooms.has(room.name)) return;
+      if (room.kind === 'parking_lot' && !(await deps.parking.lotExists(principal, room.id))) throw lotNotFound(room.id);
+      deps.replayer.forget(socket, room.name);
+      await socket.join(room.name);
+    };
+    if (input.last_seq === undefined) {
+      await join();
+      return { room: room.name };
     }
-    await socket.join(room.name);
-    if (input.last_seq === undefined) return { room: room.name };
-    const replay = await replayRoom(deps.replay, socket, room, input.last_seq);
+    const replay = await deps.replayer.resume(socket, room, input.last_seq, join);
     ctx.metrics.observeReplay(replay);
     return { room: room.name, replay };
   }
@@ -63,6 +73,7 @@ export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
     on(socket, ctx, 'unsubscribe', unsubscribeSchema, async (input) => {
       const room = roomOrThrow(input);
       const was_subscribed = socket.rooms.has(room.name);
+      deps.replayer.forget(socket, room.name);
       await socket.leave(room.name);
       return { room: room.name, was_subscribed };
     });

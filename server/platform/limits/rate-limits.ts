@@ -3,7 +3,13 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { AppError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 
-export type LimitScope = 'socket_event' | 'user_event' | 'booking' | 'http' | 'connect';
+/**
+ * `handshake`: Engine.IO sessions opened per address (refused before a session exists); `connect`:
+ * connection attempts per address (refused with a readable `connect_error`); `replay`: events
+ * replayed from the event log per user.
+ */
+export type LimitScope = 'socket_event' | 'user_event' | 'booking' | 'http' | 'connect' | 'handshake' | 'replay';
+const SCOPES: readonly LimitScope[] = ['socket_event', 'user_event', 'booking', 'http', 'connect', 'handshake', 'replay'];
 
 export interface Limit {
   points: number;
@@ -28,8 +34,15 @@ export class RateLimitedError extends AppError {
 }
 
 export interface RateLimits {
-  /** Takes one point for `key` in `scope`; throws RateLimitedError when none is left. */
-  consume(scope: LimitScope, key: string): Promise<void>;
+  /** Takes `points` (default 1) for `key` in `scope`; throws RateLimitedError when they are not left. */
+  consume(scope: LimitScope, key: string, points?: number): Promise<void>;
+  /**
+   * Takes as many of `wanted` points as are left, for work that can be made smaller to fit (a
+   * replay reads only what it may send); throws RateLimitedError when none is left. What is not
+   * used goes back with `refund`.
+   */
+  reserve(scope: LimitScope, key: string, wanted: number): Promise<number>;
+  refund(scope: LimitScope, key: string, points: number): Promise<void>;
   readonly disconnectAfter: number;
 }
 
@@ -52,15 +65,13 @@ export function createRateLimits(opts: { limits: LimitsConfig; redis?: Redis | u
       insuranceLimiter: memory,
     });
   };
-  const limiters = Object.fromEntries(
-    (['socket_event', 'user_event', 'booking', 'http', 'connect'] as const).map((s) => [s, make(s)]),
-  ) as Record<LimitScope, RateLimiterAbstract>;
+  const limiters = Object.fromEntries(SCOPES.map((s) => [s, make(s)])) as Record<LimitScope, RateLimiterAbstract>;
 
   return {
     disconnectAfter: opts.limits.disconnectAfter,
-    async consume(scope, key) {
+    async consume(scope, key, points = 1) {
       try {
-        await limiters[scope].consume(key);
+        await limiters[scope].consume(key, points);
       } catch (err) {
         if (err instanceof RateLimiterRes) {
           opts.metrics.rateLimited.inc({ scope });
@@ -68,6 +79,28 @@ export function createRateLimits(opts: { limits: LimitsConfig; redis?: Redis | u
         }
         throw err;
       }
+    },
+    async reserve(scope, key, wanted) {
+      const limiter = limiters[scope];
+      const state = await limiter.get(key);
+      const take = Math.min(wanted, state ? Math.max(0, state.remainingPoints) : opts.limits[scope].points);
+      let retryAfterMs = state?.msBeforeNext ?? 1000;
+      if (take > 0) {
+        try {
+          await limiter.consume(key, take);
+          return take;
+        } catch (err) {
+          if (!(err instanceof RateLimiterRes)) throw err;
+          // Another request took the points between the read and the take: give these back.
+          await limiter.reward(key, take);
+          retryAfterMs = err.msBeforeNext;
+        }
+      }
+      opts.metrics.rateLimited.inc({ scope });
+      throw new RateLimitedError(scope, retryAfterMs);
+    },
+    async refund(scope, key, points) {
+      if (points > 0) await limiters[scope].reward(key, points);
     },
   };
 }

@@ -70,6 +70,18 @@ export class Metrics {
     labelNames: ['scope'] as const,
     registers: [this.registry],
   });
+  readonly slowConsumerDisconnects = new Counter({
+    name: 'spotcast_slow_consumer_disconnects_total',
+    help: 'Sockets disconnected because more output was queued for them than SOCKET_MAX_PENDING_BYTES, by transport',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+  readonly connectionsRefused = new Counter({
+    name: 'spotcast_connections_refused_total',
+    help: 'Handshakes and connections refused by a connection limit, by reason (RATE_LIMITED, TOO_MANY_CONNECTIONS, SERVER_BUSY: a session waiting to authenticate closed to make room)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly activityFlushSize = new Histogram({
     name: 'spotcast_activity_flush_rows',
     help: 'Rows written per activity-log flush',
@@ -196,10 +208,9 @@ export class Metrics {
     if (Number.isFinite(at)) this.deliveryLatency.observe({ event }, Math.max(0, Date.now() - at) / 1000);
   }
 
-  /** A room resumed with last_seq: replayed from the log (how many events) or sent as a snapshot. */
-  observeReplay(replay: { snapshot: boolean; replayed: number }): void {
+  /** A room resumed with last_seq: replayed from the log or sent as a snapshot (its events count in replayedEvents as they are sent). */
+  observeReplay(replay: { snapshot: boolean }): void {
     this.replays.inc({ outcome: replay.snapshot ? 'snapshot' : 'replayed' });
-    this.replayedEvents.inc(replay.replayed);
   }
 
   /** Counts the 'error' events of each named Redis connection. */

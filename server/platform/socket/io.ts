@@ -5,11 +5,14 @@ import type { ActivityLog } from '../observability/activity-log.js';
 import { installSocketAuth } from './auth.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { RateLimits } from '../limits/rate-limits.js';
-import { RateLimitedError } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { IoServer, IoSocket } from './types.js';
+import type { IoServer, SocketLimits } from './types.js';
+import { connectionRefusal, userSocketCap } from './connection-limits.js';
 import { answerUnknownEvents, type HandlerContext, type SocketFeature } from './handle.js';
+import { handshakeGuard } from './handshake-guard.js';
+import { guardPendingOutput, serverCloseReason } from './pending-output.js';
+import { UnauthenticatedSessions } from './unauthenticated.js';
 import { batchWebSocketWrites } from './ws-write-batching.js';
 
 export interface IoOptions {
@@ -21,58 +24,60 @@ export interface IoOptions {
   trustProxy: string;
   limits: RateLimits;
   metrics: Metrics;
+  sockets: SocketLimits;
   maxPayloadBytes?: number;
 }
 
 /**
- * The client's address as Express sees it: behind the configured proxies, from X-Forwarded-For.
- * Without this every client behind a load balancer would share the balancer's address.
+ * The Socket.IO server, with its checks in the order they cost: the address's budget before
+ * Engine.IO makes a session (handshakeGuard), the node's cap on sessions waiting to authenticate
+ * and their timeout (UnauthenticatedSessions); then, at the connect packet, a deferred address
+ * refusal, the token, and the user's socket cap.
  */
-function clientAddress(socket: IoSocket, trust: (addr: string, i: number) => boolean): string {
-  return proxyaddr(socket.request, trust);
-}
-
-/** Connection attempts per IP, before any token work: a reconnect storm from one place is slowed. */
-function connectionLimit(limits: RateLimits, trust: (addr: string, i: number) => boolean) {
-  return (socket: IoSocket, next: (err?: Error) => void): void => {
-    const ip = clientAddress(socket, trust);
-    socket.data.ip = ip;
-    limits.consume('connect', ip).then(
-      () => next(),
-      (err: unknown) => {
-        const e = new Error(err instanceof RateLimitedError ? 'Rate limited' : 'Connection refused') as Error & { data?: unknown };
-        e.data = err instanceof RateLimitedError ? { code: 'RATE_LIMITED', message: err.message, retry_after_ms: err.retryAfterMs } : { code: 'INTERNAL_ERROR' };
-        next(e);
-      },
-    );
-  };
-}
-
 export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
+  // The client address as Express sees it: behind the configured proxies, from X-Forwarded-For.
+  const trust = proxyaddr.compile(opts.trustProxy.split(',').map((s) => s.trim()));
+  const waiting = new UnauthenticatedSessions({
+    max: opts.sockets.maxUnauthenticated,
+    timeoutMs: opts.sockets.connectTimeoutMs,
+    onEvicted: () => opts.metrics.connectionsRefused.inc({ reason: 'SERVER_BUSY' }),
+  });
   const io: IoServer = new Server(httpServer, {
     cors: { origin: opts.corsOrigins === '*' ? true : opts.corsOrigins },
     maxHttpBufferSize: opts.maxPayloadBytes ?? 64 * 1024,
     pingInterval: 25_000,
     pingTimeout: 20_000,
+    // A fallback only: UnauthenticatedSessions discards such sessions first (Socket.IO's orderly
+    // close of a session that never polls again would leave it open for 30 s).
+    connectTimeout: opts.sockets.connectTimeoutMs * 2,
+    allowRequest: handshakeGuard({ limits: opts.limits, trust, metrics: opts.metrics, logger: opts.logger, makeRoom: () => waiting.makeRoom() }),
   });
-  io.use(connectionLimit(opts.limits, proxyaddr.compile(opts.trustProxy.split(',').map((s) => s.trim()))));
+  waiting.attach(io);
+  io.use(connectionRefusal(trust, opts.metrics));
   installSocketAuth(io, { verifier: opts.verifier, nodeId: opts.nodeId, logger: opts.logger });
+  io.use(userSocketCap({ maxPerUser: opts.sockets.maxPerUser, metrics: opts.metrics, logger: opts.logger }));
   batchWebSocketWrites(io);
   return io;
 }
 
-/** On every authenticated connection: each feature's handlers, then the answer to unknown events. */
-export function handleConnections(io: IoServer, opts: Pick<IoOptions, 'logger' | 'activity' | 'limits' | 'metrics'>, features: SocketFeature[]): void {
+/** On every authenticated connection: its output bound, each feature's handlers, then the answer to unknown events. */
+export function handleConnections(
+  io: IoServer,
+  opts: Pick<IoOptions, 'logger' | 'activity' | 'limits' | 'metrics' | 'sockets'>,
+  features: SocketFeature[],
+): void {
   io.on('connection', (socket) => {
     const logger = opts.logger.child({ socketId: socket.id, userId: socket.data.principal.userId });
+    guardPendingOutput(socket, { maxBytes: opts.sockets.maxPendingBytes, metrics: opts.metrics, logger });
     const ctx: HandlerContext = { logger, activity: opts.activity, limits: opts.limits, metrics: opts.metrics };
     for (const feature of features) feature(socket, ctx);
     answerUnknownEvents(socket, ctx);
     opts.activity.connected(socket);
     logger.debug({ role: socket.data.principal.role, transport: socket.conn.transport.name }, 'socket connected');
     socket.on('disconnect', (reason) => {
-      opts.activity.disconnected(socket, reason);
-      logger.debug({ reason }, 'socket disconnected');
+      const why = serverCloseReason(socket) ?? reason;
+      opts.activity.disconnected(socket, why);
+      logger.debug({ reason: why }, 'socket disconnected');
     });
   });
 }

@@ -10,6 +10,18 @@ export interface SocketData {
   ip?: string;
 }
 
+/** What one node lets a connection hold (config: SOCKET_*). */
+export interface SocketLimits {
+  /** Output queued for one socket past which it is disconnected as a slow consumer. */
+  maxPendingBytes: number;
+  /** Time a session has to send its connect packet and authenticate. */
+  connectTimeoutMs: number;
+  /** Sessions waiting to authenticate; a handshake past it closes the oldest of them. */
+  maxUnauthenticated: number;
+  /** Sockets one user may hold on this node. */
+  maxPerUser: number;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface InterServerEvents {}
 
