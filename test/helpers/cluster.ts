@@ -198,7 +198,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const ports = new Set<number>();
   while (ports.size < count) ports.add(await freePort());
   const nodes = [...ports].map((port, i) => new Node(`node-${String.fromCharCode(97 + i)}`, port, env, opts.readyTimeoutMs ?? 90_000));
-  const db = new Db({ url: testEnv().databaseUrl, poolMax: 5, roleClaimPath: ['app_metadata', 'role'], logger: pino({ level: 'silent' }) });
+  const db = new Db({ url: testEnv().databaseUrl, poolMax: 5, roleClaimPath: ['app_metadata', 'role'], logger: pino({ level: 'silent' }), nodeId: null });
 
   let stopped: Promise<void> | undefined;
   const cluster: Cluster = {
