@@ -17,6 +17,7 @@ import { runMigrations } from '../../server/platform/db/migrate.js';
 import { closeOwnSockets, Fleet, ROOT, type BenchContext } from './lib/harness.js';
 import { liveChildren } from './lib/ipc.js';
 import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';
+import { externalScenario } from './external.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
 import { render, writeInto, type Results } from './report.js';
@@ -158,6 +159,12 @@ async function main(): Promise<number> {
     if (!redisUrl) results.skipped.push('expiry with BullMQ: no Redis reachable');
     await step('5/6 hold expiry', async () => {
       results.expiry = await expiryScenario(ctx, fleet, o);
+    });
+  }
+
+  if (o.only.has('external')) {
+    await step('7 writes made outside spotcast (supabase-js rpc, direct edits)', async () => {
+      results.external = await externalScenario(ctx, fleet, o);
     });
   }
 
