@@ -9,8 +9,9 @@ export interface ResyncOptions {
   db: Db;
   logger: Logger;
   /**
-   * Added before the moment the interruption was noticed: how late it may have been noticed,
-   * plus the difference between this node's clock and the database's.
+   * Added before the moment the interruption was noticed: how late it may have been noticed (a
+   * closed connection at once; one cut silently by the network at the next heartbeat, within
+   * about 10 s), plus the difference between this node's clock and the database's.
    */
   marginMs?: number;
   pageSize?: number;
@@ -29,7 +30,7 @@ export class LocalResync {
   constructor(private readonly opts: ResyncOptions) {}
 
   async run(downSince: number): Promise<number> {
-    const from = new Date(downSince - (this.opts.marginMs ?? 10_000));
+    const from = new Date(downSince - (this.opts.marginMs ?? 15_000));
     const page = this.opts.pageSize ?? 1000;
     const rooms = this.opts.io.of('/').adapter.rooms;
     let after = 0;

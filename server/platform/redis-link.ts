@@ -22,7 +22,10 @@ export interface DeliveryLink {
 
 export interface LinkOptions {
   logger: Logger;
-  /** How long a publish may take to be answered before it counts as failed. */
+  /**
+   * How long a publish (or a heartbeat PING) may take to be answered before it counts as failed.
+   * Generous: under CPU starvation answers are late, not lost, and a false failure costs duplicates.
+   */
   confirmTimeoutMs?: number;
   /** How often both connections are pinged: an idle connection cut by the network says nothing. */
   heartbeatMs?: number;
@@ -47,7 +50,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> =>
  */
 export function createDeliveryLink(pub: Redis, sub: Redis, opts: LinkOptions): DeliveryLink & { stop(): void } {
   const log = opts.logger;
-  const confirmTimeoutMs = opts.confirmTimeoutMs ?? 2000;
+  const confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
   let collecting: Promise<number>[] | undefined;
   let lastFailure = 0;
   let lastSuccess = 0;
