@@ -16,11 +16,14 @@ import { createSubscriptionsFeature } from './features/subscriptions/index.js';
 import { createBroadcaster } from './outbox/broadcaster.js';
 import { EventDispatcher } from './outbox/dispatcher.js';
 import { createReplayer } from './outbox/replay.js';
+import { ExternalEventRelay, EXTERNAL_EVENTS_CHANNEL } from './outbox/relay.js';
+import { LocalResync } from './outbox/resync.js';
 import { OutboxSweeper } from './outbox/sweeper.js';
 import type { TokenVerifier } from './platform/auth/jwt.js';
 import type { UserCalls } from './platform/data/calls.js';
 import { createPgCalls } from './platform/data/pg-calls.js';
 import type { Db } from './platform/db/db.js';
+import { PgListener } from './platform/db/listener.js';
 import { migrationStatus } from './platform/db/migrate.js';
 import { createHealthRouter, createReadiness, type HealthCheck } from './platform/http/health-router.js';
 import { createHttpApp } from './platform/http/http-app.js';
@@ -31,6 +34,7 @@ import { PeriodicWork } from './platform/jobs/periodic.js';
 import type { Scheduler } from './platform/jobs/scheduler.js';
 import { createRateLimits } from './platform/limits/rate-limits.js';
 import type { Logger } from './platform/logger.js';
+import type { DeliveryLink } from './platform/redis-link.js';
 import { ActivityLog } from './platform/observability/activity-log.js';
 import { Metrics } from './platform/observability/metrics.js';
 import { fromPackageRoot, PACKAGE_VERSION } from './platform/package-root.js';
@@ -47,6 +51,8 @@ export interface AppDeps {
   verifier: TokenVerifier;
   /** A Socket.IO adapter constructor (the Redis adapter for several nodes); in-memory when absent. */
   adapter?: ((nsp: unknown) => Adapter) | undefined;
+  /** With the Redis adapter: whether its publishes got through, and when its subscription was interrupted. */
+  link?: DeliveryLink | undefined;
   /** How a caller's requests reach the database: directly (default) or Supabase's HTTP API. */
   calls?: UserCalls | undefined;
   /** A Redis client for cluster-wide rate limits; in-memory limits when absent. */
@@ -70,8 +76,10 @@ export interface Application {
   bookingJobs: BookingJobs;
   dispatcher: EventDispatcher;
   sweeper: OutboxSweeper;
+  /** Announces events written outside spotcast when Postgres notifies. */
+  relay: ExternalEventRelay;
   scheduler: Scheduler;
-  /** Starts background work (jobs, outbox sweeper). */
+  /** Starts background work (jobs, outbox sweeper, the database listener). */
   start(): Promise<void>;
   /** Stops in order: background work, sockets (and the port), then flushes marks and logs. Idempotent. */
   stop(): Promise<void>;
@@ -110,13 +118,15 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   if (deps.adapter) io.adapter(deps.adapter as never);
 
   const broadcaster = createBroadcaster(io);
-  const dispatcher = new EventDispatcher({ io, db, logger: logger.child({ component: 'dispatcher' }), onEmit: (e) => {
+  const link = deps.link;
+  const dispatcher = new EventDispatcher({ io, db, link, logger: logger.child({ component: 'dispatcher' }), onEmit: (e) => {
     metrics.eventsOut.inc({ event: e.event });
     metrics.observeDelivery(e.event, e.created_at);
   } });
   const sweeper = new OutboxSweeper({
     db,
     dispatcher,
+    link,
     logger: logger.child({ component: 'sweeper' }),
     intervalMs: config.outbox.sweepIntervalMs,
     graceMs: config.outbox.graceMs,
@@ -137,6 +147,31 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     beforeEmit: config.faultInjection === 'exit-after-commit' ? (events) => events.length > 0 && process.kill(process.pid, 'SIGKILL') : undefined,
   });
   const payments = createPaymentsFeature({ db, afterCommit: bookings.afterCommit, secret: config.payments.webhookSecret, toleranceSeconds: config.payments.toleranceSeconds, logger });
+  const relay = new ExternalEventRelay({
+    db,
+    dispatcher,
+    link,
+    logger: logger.child({ component: 'relay' }),
+    // A booking made or changed outside spotcast gets its timed transitions planned like one made here.
+    onRelayed: (events) => {
+      for (const e of events) if (e.event === 'booking_updated') void bookings.afterCommit({ booking: e.payload.booking });
+    },
+  });
+  const listener = new PgListener({
+    client: () => db.dedicatedClient('listener'),
+    channel: EXTERNAL_EVENTS_CHANNEL,
+    logger: logger.child({ component: 'listener' }),
+    onNotify: () => relay.wake(),
+    // Notifications sent while no session listened are lost: look for what they announced.
+    onListening: () => relay.wake(),
+  });
+  const resync = new LocalResync({ io, db, logger: logger.child({ component: 'resync' }) });
+  link?.onResubscribed((downSince) => {
+    void resync
+      .run(downSince)
+      .catch((err: unknown) => logger.warn({ err }, 're-emitting after a Redis interruption failed; clients catch up with last_seq'))
+      .finally(() => relay.wake());
+  });
   const parking = createParkingFeature({ calls, dispatcher });
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
   const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
@@ -230,6 +265,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     bookingJobs: bookings.jobs,
     dispatcher,
     sweeper,
+    relay,
     scheduler,
     async start() {
       // is_admin() reads this path when supabase-js calls the functions (no per-transaction setting there).
@@ -238,6 +274,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       await scheduler.start(jobHandlers);
       periodic.start(jobHandlers);
       sweeper.start();
+      await listener.start();
     },
     stop() {
       stopping ??= (async () => {
@@ -247,6 +284,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
         await periodic.stop();
         // BullMQ's worker waits for Redis to close; an outage must not hold up the steps below.
         await Promise.race([scheduler.stop(), new Promise((r) => setTimeout(r, 3000).unref())]);
+        await listener.stop();
+        await relay.stop();
         await sweeper.stop();
         // Clients reconnect by themselves after a transport close (unlike a server-side
         // disconnect), to another node behind the load balancer; tell them why first.

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       queryTimeoutMs: config.database.queryTimeoutMs,
       roleClaimPath: config.jwt.roleClaimPath,
       logger,
+      nodeId: config.nodeId,
     });
     cleanups.push(() => db.close());
     if (config.seedDemoData) await seedDemoData(db, logger);
@@ -78,12 +79,12 @@ async function main(): Promise<void> {
     const httpServer = createServer();
     const app = createApplication(httpServer, {
       demoTokens: 'tokens' in demo ? demo.tokens : undefined,
-      calls: config.dataApi.kind === 'supabase' ? createSupabaseCalls(config.dataApi) : undefined,
+      calls: config.dataApi.kind === 'supabase' ? createSupabaseCalls({ ...config.dataApi, nodeId: config.nodeId }) : undefined,
       config: { ...config, payments },
       db,
       logger,
       verifier,
-      ...(redis ? { adapter: redis.adapter, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
+      ...(redis ? { adapter: redis.adapter, link: redis.link, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
     });
     cleanups.push(() => app.stop());
     if (redis) app.metrics.watchRedisErrors({ pub: redis.pub, sub: redis.sub, 'jobs-queue': redis.jobsQueue, 'jobs-worker': redis.jobsWorker });

@@ -28,7 +28,7 @@ describe('Db: a statement and its transaction in one round trip (real Postgres)'
 
   // One connection, so every check below runs on the connection the statement before it used.
   before(() => {
-    db = new Db({ url: testEnv().databaseUrl, poolMax: 1, queryTimeoutMs: 5000, roleClaimPath: ['app_metadata', 'role'], logger: pino({ level: 'silent' }) });
+    db = new Db({ url: testEnv().databaseUrl, poolMax: 1, queryTimeoutMs: 5000, roleClaimPath: ['app_metadata', 'role'], logger: pino({ level: 'silent' }), nodeId: null });
   });
   after(() => db.close());
 

@@ -6,7 +6,6 @@
  * was down gets them from the event log by seq.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { closeAll, newUserId, nextEvent, sleep, waitUntil } from './helpers/clients.js';
@@ -14,12 +13,14 @@ import {
   api,
   closeClusterClients,
   loggedSeqs,
-  OwnRedis,
+  ownRedisFor,
+  stopWithOwnRedis,
   startCluster,
   StreamClient,
   withTimeout,
   type Cluster,
   type ClusterNode,
+  type OwnRedis,
 } from './helpers/cluster.js';
 import { createLot } from './helpers/fixtures.js';
 
@@ -47,13 +48,7 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
 
   before(async function () {
     this.timeout(120_000);
-    const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      if (process.env.CI) throw new Error('redis-server is required under CI but is not installed');
-      console.warn('    SKIPPED (no redis-server binary): Redis outage suite');
-      this.skip();
-    }
-    redis = await OwnRedis.start();
+    redis = await ownRedisFor(this, 'Redis outage suite');
     // 1 s holds: the expiry jobs (BullMQ, on this Redis) are visibly at work in this suite.
     cluster = await startCluster({ nodes: 2, redisUrl: redis.url, env: { BOOKING_HOLD_SECONDS: '1' } });
     [A, B] = cluster.nodes as [ClusterNode, ClusterNode];
@@ -63,10 +58,7 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
     this.timeout(90_000);
     closeClusterClients();
     closeAll();
-    // The nodes stop gracefully only with Redis up (BullMQ closes its worker through it).
-    if (redis && !redis.running) await redis.start().catch(() => undefined);
-    await cluster?.stopAll();
-    await redis?.kill('SIGKILL');
+    await stopWithOwnRedis(cluster, redis);
   });
 
   const c = () => cluster!;

@@ -55,6 +55,17 @@ const booking = (userId: string, lot: string) => ({
 });
 
 describe('supabase-js data path (DATA_API=supabase)', () => {
+  it('names this node in x-spotcast-node, so the events the call logs are left to it (see migrations/002_event_log.sql)', async () => {
+    const api = await fakeDataApi(() => ({ status: 200, body: { booking: booking(randomUUID(), randomUUID()), replayed: false, events: [] } }));
+    try {
+      const principal = await principalOf(randomUUID());
+      await createSupabaseCalls({ url: api.url, anonKey: ANON_KEY, nodeId: 'node-7' }).call(principal, 'cancel_booking', { p_booking_id: randomUUID(), p_reason: null });
+      assert.equal(api.requests[0]?.headers['x-spotcast-node'], 'node-7');
+    } finally {
+      await api.close();
+    }
+  });
+
   it("calls create_booking over rpc with the caller's JWT and the anon key, and returns its result", async () => {
     const userId = randomUUID();
     const lot = randomUUID();

@@ -83,8 +83,17 @@ export function noteBookingEvent(p) {
       status: p.status,
       action: p.action,
       actor_id: p.actor_id ?? null,
+      actor_role: p.actor_role ?? null,
     },
   ]);
+}
+
+/** "By:" of an activity row: the booking's owner, an admin (you, or which one), or the system. */
+function actorLabel(r) {
+  if (!r.actor_id) return 'system';
+  if (r.actor_id === r.user_id) return 'owner';
+  if (r.actor_id === session.userId()) return 'you';
+  return r.actor_role === 'admin' ? `admin ${shortId(r.actor_id)}` : shortId(r.actor_id);
 }
 
 export function showStats(payload) {
@@ -166,7 +175,7 @@ function addActivity(rows) {
         el('td', { className: 'cell-lot' }, getLot(r.parking_lot_id)?.name ?? shortId(r.parking_lot_id)),
         el('td', { className: 'mono col-optional', title: r.booking_id }, shortId(r.booking_id)),
         el('td', {}, el('span', { className: `status status--${r.status}` }, r.status)),
-        el('td', { className: 'mono', title: r.actor_id ?? 'system' }, r.actor_id ? (r.actor_id === r.user_id ? 'owner' : shortId(r.actor_id)) : 'system'),
+        el('td', { className: 'mono', title: r.actor_id ?? 'system' }, actorLabel(r)),
       ),
     ),
   );

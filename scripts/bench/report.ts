@@ -1,6 +1,8 @@
 /** Renders the results as Markdown, and writes them into BENCHMARKS.md between the bench markers. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { renderExternal, type ExternalResults } from './external.js';
 import type { Machine } from './lib/machine.js';
+import { lost, table, verdict } from './lib/markdown.js';
 import type { Options } from './lib/options.js';
 import type { ProfileSummary } from './lib/profile.js';
 import { renderBystander, type BystanderResults } from './bystander.js';
@@ -42,6 +44,7 @@ export interface Results {
   nodes?: NodesResults;
   expiry?: ExpiryResults;
   bystander?: BystanderResults;
+  external?: ExternalResults;
   profile?: ProfileResult;
   worst?: string;
   failures: string[];
@@ -50,16 +53,7 @@ export interface Results {
 
 const pick = (runs: FanoutRun[] | undefined, f: (r: FanoutRun) => number) => (runs ?? []).map(f);
 const ratios = (a: number[], b: number[]) => a.map((x, i) => x / (b[i] ?? NaN));
-const verdict = (values: number[], ok: (m: number) => boolean) => {
-  const s = spread(values);
-  return s.runs === 0 ? '' : ok(s.median) ? 'met' : '**not met**';
-};
 const kib = (bytes: number) => bytes / 1024;
-const lost = (xs: number[]) => (xs.some((x) => x !== 0) ? xs.join(' / ') : '0');
-
-function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
 
 function profileTables(p: ProfileSummary, top: number): string {
   const fns = table(
@@ -298,6 +292,7 @@ export function render(info: RunInfo, r: Results): string {
   }
 
   if (r.bystander) out.push(renderBystander(r.bystander));
+  if (r.external) out.push(...renderExternal(r.external));
 
   if (r.profile) {
     const p = r.profile;

@@ -17,6 +17,7 @@ import { runMigrations } from '../../server/platform/db/migrate.js';
 import { closeOwnSockets, Fleet, ROOT, type BenchContext } from './lib/harness.js';
 import { liveChildren } from './lib/ipc.js';
 import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';
+import { externalScenario } from './external.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
 import { bystanderScenario } from './bystander.js';
@@ -163,8 +164,13 @@ async function main(): Promise<number> {
   }
 
   if (o.only.has('bystander')) {
-    await step('6/6 attacks on one node, with a bystander', async () => {
+    await step('6/7 attacks on one node, with a bystander', async () => {
       results.bystander = await bystanderScenario(ctx, o);
+    });
+  }
+  if (o.only.has('external')) {
+    await step('7/7 writes made outside spotcast (supabase-js rpc, direct edits)', async () => {
+      results.external = await externalScenario(ctx, fleet, o);
     });
   }
 

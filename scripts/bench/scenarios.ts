@@ -25,6 +25,7 @@ import {
   type Server,
   type Trigger,
 } from './lib/harness.js';
+import { releaseBenchHolds } from './external.js';
 import type { Options } from './lib/options.js';
 import { createDatabase, dropDatabase, withDatabase } from './lib/machine.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
@@ -432,7 +433,7 @@ export async function bookingScenario(ctx: BenchContext, fleet: Fleet, o: Option
   } finally {
     await server.child.stop();
     // The bench's holds must not expire into later scenarios (their sweeps would pick them up).
-    await sql(ctx.databaseUrl, `update public.bookings set status = 'cancelled', hold_expires_at = null where status = 'pending'`).catch(() => undefined);
+    await releaseBenchHolds(ctx.databaseUrl);
   }
   return results;
 }
@@ -644,7 +645,7 @@ export async function profileBookings(ctx: BenchContext, fleet: Fleet, o: Option
     await fleet.disconnect('prof-bookers');
   } finally {
     await server.child.stop();
-    await sql(ctx.databaseUrl, `update public.bookings set status = 'cancelled', hold_expires_at = null where status = 'pending'`).catch(() => undefined);
+    await releaseBenchHolds(ctx.databaseUrl);
   }
   const spotcast = summarizeProfile(newestProfile(path.join(dir, 'profiled-spotcast')), ROOT, window);
   if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   if (config.database.kind !== 'external') throw new Error('the bench node needs DATABASE_URL');
   const logger = createLogger(config);
   await runMigrations(config.database.url, logger);
-  const db = new Db({ url: config.database.url, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger });
+  const db = new Db({ url: config.database.url, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger, nodeId: config.nodeId });
   const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger) : undefined;
   const scheduler = redis
     ? new BullMqScheduler({ ...config.jobs, queueConnection: redis.jobsQueue, workerConnection: redis.jobsWorker, logger: logger.child({ component: 'jobs' }) })
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     db,
     logger,
     verifier: await createTokenVerifier(config.jwt, { logger }),
-    ...(redis ? { adapter: redis.adapter, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
+    ...(redis ? { adapter: redis.adapter, link: redis.link, scheduler, redis: redis.pub, readinessChecks: { redis: () => redis.ping() } } : {}),
   });
   await app.start();
   await new Promise<void>((resolve, reject) => {

@@ -111,9 +111,23 @@ export interface Sequenced {
   seq: number;
 }
 
+/**
+ * Who caused a logged event: a user, an admin, or the system (timed transitions, payments, edits
+ * made in the database without a caller's claims).
+ */
+export type ActorRole = 'user' | 'admin' | 'system';
+
+/** Lot streams are readable by every signed-in user: they say what kind of actor, never which one. */
 export interface ParkingUpdatedPayload extends LotAvailability, Sequenced {
   action: string;
+  actor_role: ActorRole;
   timestamp: string;
+}
+
+/** On a user's own stream: who caused it (null for the system), and as what. */
+export interface Actor {
+  actor_id: string | null;
+  actor_role: ActorRole;
 }
 
 export interface BookingView {
@@ -131,7 +145,7 @@ export interface BookingView {
   updated_at: string;
 }
 
-export interface BookingUpdatedPayload extends Sequenced {
+export interface BookingUpdatedPayload extends Sequenced, Actor {
   booking_id: string;
   status: BookingStatus;
   action: string;
@@ -139,7 +153,7 @@ export interface BookingUpdatedPayload extends Sequenced {
   timestamp: string;
 }
 
-export interface PaymentUpdatedPayload extends Sequenced {
+export interface PaymentUpdatedPayload extends Sequenced, Actor {
   payment_id: string;
   booking_id: string;
   status: PaymentStatus;
@@ -148,7 +162,7 @@ export interface PaymentUpdatedPayload extends Sequenced {
   timestamp: string;
 }
 
-export interface NotificationPayload extends Sequenced {
+export interface NotificationPayload extends Sequenced, Actor {
   id: string;
   title: string;
   message: string;

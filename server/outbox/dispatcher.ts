@@ -1,5 +1,6 @@
 import type { Db } from '../platform/db/db.js';
 import type { Logger } from '../platform/logger.js';
+import type { DeliveryLink } from '../platform/redis-link.js';
 import type { IoServer } from '../platform/socket/types.js';
 import { EndOfTurnQueue } from './end-of-turn.js';
 import { emitLogged } from './emit.js';
@@ -11,13 +12,16 @@ export interface DispatcherOptions {
   logger: Logger;
   /** How often emitted events are marked dispatched (one UPDATE for all of them). */
   markIntervalMs?: number;
+  /** The way to the other nodes (Redis); absent with one node. */
+  link?: DeliveryLink | undefined;
   onEmit?: (event: LoggedEvent) => void;
 }
 
 /**
- * Emits committed events to their rooms, then marks them dispatched in batches. Marking late is
- * safe: an event not yet marked may be emitted again by the sweeper (clients drop it by seq),
- * never lost. Emitting before commit would be the unsafe order, and nothing here does that.
+ * Emits committed events to their rooms, then marks them dispatched in batches, once the other
+ * nodes have them (their publish to Redis was confirmed). Marking late is safe: an event not yet
+ * marked may be emitted again by the sweeper (clients drop it by seq), never lost. Emitting before
+ * commit would be the unsafe order, and nothing here does that.
  */
 export class EventDispatcher {
   private toMark: number[] = [];
@@ -25,7 +29,9 @@ export class EventDispatcher {
   private readonly pending = new EndOfTurnQueue<LoggedEvent>((events) => this.emitCommitted(events));
   private timer: NodeJS.Timeout | undefined;
   private marking: Promise<void> | undefined;
-  readonly stats = { emitted: 0, marked: 0 };
+  /** Publishes not yet confirmed (awaited at stop). */
+  private readonly confirming = new Set<Promise<void>>();
+  readonly stats = { emitted: 0, marked: 0, unconfirmed: 0 };
 
   constructor(private readonly opts: DispatcherOptions) {
     this.timer = setInterval(() => void this.flushMarks(), opts.markIntervalMs ?? 100);
@@ -39,6 +45,22 @@ export class EventDispatcher {
       this.stats.emitted++;
       this.opts.onEmit?.(e);
     }
+  }
+
+  /**
+   * Emits each event and resolves with the ids of those that reached every node: with Redis, those
+   * whose publish was confirmed; the others must stay undispatched, to be sent again.
+   */
+  async emitConfirmed(events: LoggedEvent[]): Promise<number[]> {
+    const link = this.opts.link;
+    if (!link) {
+      this.emit(events);
+      return events.map((e) => e.id);
+    }
+    const outcomes = await Promise.all(events.map((e) => link.confirm(() => this.emit([e]))));
+    const ids = events.filter((_, i) => outcomes[i]).map((e) => e.id);
+    this.stats.unconfirmed += events.length - ids.length;
+    return ids;
   }
 
   /**
@@ -58,10 +80,19 @@ export class EventDispatcher {
 
   private emitCommitted(events: LoggedEvent[]): void {
     try {
-      for (const e of events) {
-        this.emit([e]);
-        this.toMark.push(e.id);
+      if (!this.opts.link) {
+        this.emit(events);
+        this.toMark.push(...events.map((e) => e.id));
+        return;
       }
+      // Not marked until Redis confirms: an event other nodes may not have got stays for the
+      // sweeper, which sends it again once Redis answers.
+      const confirmed = this.emitConfirmed(events).then(
+        (ids) => void this.toMark.push(...ids),
+        (err: unknown) => this.opts.logger.error({ err }, 'emitting committed events failed; the sweeper will send them'),
+      );
+      this.confirming.add(confirmed);
+      void confirmed.finally(() => this.confirming.delete(confirmed));
     } catch (err) {
       // Off the request's path now, so no caller would see this: log it. What was not marked is
       // sent again by the sweeper.
@@ -94,6 +125,7 @@ export class EventDispatcher {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.emitPending();
+    await Promise.all(this.confirming);
     await this.flushMarks();
   }
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../platform/db/db.js';
 import type { Logger } from '../platform/logger.js';
+import type { DeliveryLink } from '../platform/redis-link.js';
 import type { EventDispatcher } from './dispatcher.js';
 import { toLoggedEvents } from './logged-event.js';
 
@@ -11,6 +12,8 @@ export interface SweeperOptions {
   /** Events younger than this are left to the node that committed them. */
   graceMs: number;
   batch?: number;
+  /** The way to the other nodes (Redis); absent with one node. */
+  link?: DeliveryLink | undefined;
   onRedelivered?: (count: number) => void;
 }
 
@@ -19,8 +22,11 @@ const SWEEP_LOCK = 7_204_911_001;
 
 /**
  * Re-emits events that were committed but never marked dispatched (their node died between
- * commit and emit, or lost its database connection before marking). Emits inside the claiming
- * transaction and marks in it, so a sweeper that dies mid-way leaves the events for the next.
+ * commit and emit, lost its database connection before marking, or could not get them to Redis).
+ * Emits inside the claiming transaction and marks in it what Redis confirmed, so a sweeper that
+ * dies mid-way leaves the events for the next. While this node's link to Redis is down it sweeps
+ * nothing: what it sent could not be confirmed, and would only be repeated to its own clients on
+ * every pass; another node, or this one once Redis answers, sends them.
  */
 export class OutboxSweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -50,6 +56,7 @@ export class OutboxSweeper {
   }
 
   private async pass(): Promise<number> {
+    if (this.opts.link?.healthy() === false) return 0;
     try {
       const count = await this.opts.db.asSystem(async (tx) => {
         const lock = await tx.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [SWEEP_LOCK]);
@@ -63,8 +70,8 @@ export class OutboxSweeper {
         );
         if (raw.length === 0) return 0;
         const rows = toLoggedEvents(raw);
-        this.opts.dispatcher.emit(rows);
-        await tx.query('update public.event_log set dispatched_at = now() where id = any($1::bigint[])', [rows.map((r) => r.id)]);
+        const confirmed = await this.opts.dispatcher.emitConfirmed(rows);
+        await tx.query('update public.event_log set dispatched_at = now() where id = any($1::bigint[])', [confirmed]);
         return rows.length;
       });
       this.stats.sweeps++;

@@ -1,6 +1,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger.js';
+import { createDeliveryLink, type DeliveryLink } from './redis-link.js';
 
 export interface RedisClients {
   pub: Redis;
@@ -10,6 +11,8 @@ export interface RedisClients {
   /** For BullMQ's worker: maxRetriesPerRequest must be null, it blocks on the connection. */
   jobsWorker: Redis;
   adapter: ReturnType<typeof createAdapter>;
+  /** Whether the adapter's publishes got through, and when this node's subscription was interrupted. */
+  link: DeliveryLink;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -37,18 +40,13 @@ export function createRedisClients(url: string, adapterKey: string, logger: Logg
     });
     return client;
   };
-  const pub = make('pub');
+  // A publish queued while Redis is away is given up after two reconnection attempts: the outbox
+  // sends an unconfirmed event again once Redis answers, so a long queue would only add duplicates.
+  const pub = make('pub', { maxRetriesPerRequest: 2 });
   const sub = make('sub');
   const jobsQueue = make('jobs-queue', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const jobsWorker = make('jobs-worker', { maxRetriesPerRequest: null });
-  // The adapter publishes without handling the promise; once ioredis gives up on a queued command
-  // (a Redis outage past its retries) that would be an unhandled rejection, which ends the process.
-  const publish = pub.publish.bind(pub) as (...args: unknown[]) => Promise<number>;
-  (pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) => {
-    const sent = publish(...args);
-    sent.catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis publish failed; clients catch up with last_seq'));
-    return sent;
-  };
+  const link = createDeliveryLink(pub, sub, { logger: log });
   let closed = false;
   return {
     pub,
@@ -56,6 +54,7 @@ export function createRedisClients(url: string, adapterKey: string, logger: Logg
     jobsQueue,
     jobsWorker,
     adapter: createAdapter(pub, sub, { key: adapterKey, requestsTimeout: 3000 }),
+    link,
     async ping() {
       const answer = await pub.ping();
       if (answer !== 'PONG') throw new Error(`unexpected PING answer ${answer}`);
@@ -63,6 +62,7 @@ export function createRedisClients(url: string, adapterKey: string, logger: Logg
     async close() {
       if (closed) return;
       closed = true;
+      link.stop();
       await Promise.allSettled([pub.quit(), sub.quit(), jobsQueue.quit(), jobsWorker.quit()]);
     },
   };

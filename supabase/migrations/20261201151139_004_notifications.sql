@@ -42,7 +42,20 @@ grant select, insert on public.notifications to authenticated;
 grant update (read_at) on public.notifications to authenticated;
 grant all on public.notifications to service_role;
 
--- A stored notification for a user, and its live event on the user's stream.
+-- The live event of a stored notification, on its user's stream.
+create function public.append_notification_event(n public.notifications, p_actor uuid) returns jsonb
+language sql
+set search_path = ''
+as $$
+  select public.append_event('user:' || n.user_id, 'notification', array['user:' || n.user_id],
+    jsonb_build_object('id', n.id, 'title', n.title, 'message', n.message, 'type', n.type,
+                       'data', n.data, 'timestamp', n.created_at), p_actor)
+$$;
+revoke execute on function public.append_notification_event(public.notifications, uuid) from public, anon, authenticated;
+grant execute on function public.append_notification_event(public.notifications, uuid) to service_role;
+
+-- A stored notification for a user, and its live event. A command of its own: the trigger for
+-- notifications inserted directly (011) leaves its insert alone.
 create function public.append_notification(
   p_user_id uuid, p_title text, p_message text, p_type text, p_data jsonb, p_actor uuid
 ) returns jsonb
@@ -55,9 +68,7 @@ begin
   insert into public.notifications (user_id, title, message, type, data)
   values (p_user_id, p_title, p_message, p_type, coalesce(p_data, '{}'::jsonb))
   returning * into n;
-  return public.append_event('user:' || p_user_id, 'notification', array['user:' || p_user_id],
-    jsonb_build_object('id', n.id, 'title', n.title, 'message', n.message, 'type', n.type,
-                       'data', n.data, 'timestamp', n.created_at), p_actor);
+  return public.append_notification_event(n, p_actor);
 end
 $$;
 revoke execute on function public.append_notification(uuid, text, text, text, jsonb, uuid) from public, anon, authenticated;

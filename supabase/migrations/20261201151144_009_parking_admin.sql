@@ -102,17 +102,22 @@ grant execute on function public.set_lot_availability(uuid, integer, integer, bo
 
 -- Admins' reads and audit entries, as the admin (RLS decides).
 
--- Recent booking transitions with who caused them (admins; RLS shows others nothing).
+-- Recent booking transitions with who caused them: everyone's for an admin, a user's own for a
+-- user (what the event log's read policy grants them). Security definer because callers may not
+-- read event_log.actor_id themselves (002): the check is here instead.
 create function public.booking_activity(p_limit integer default 100)
 returns jsonb
-language sql stable
+language sql stable security definer
 set search_path = ''
 as $$
   select coalesce(jsonb_agg(jsonb_build_object(
       'event_id', e.id, 'occurred_at', e.created_at, 'booking_id', e.payload->>'booking_id',
       'user_id', e.payload->'booking'->>'user_id', 'parking_lot_id', e.payload->'booking'->>'parking_lot_id',
-      'status', e.payload->>'status', 'action', e.payload->>'action', 'actor_id', e.actor_id) order by e.id desc), '[]'::jsonb)
-  from (select * from public.event_log x where x.event = 'booking_updated'
+      'status', e.payload->>'status', 'action', e.payload->>'action', 'actor_id', e.actor_id,
+      'actor_role', coalesce(e.payload->>'actor_role', case when e.actor_id is null then 'system' end)) order by e.id desc), '[]'::jsonb)
+  from (select x.id, x.created_at, x.payload, x.actor_id from public.event_log x
+         where x.event = 'booking_updated'
+           and ((select public.is_admin()) or x.stream = 'user:' || (select auth.uid())::text)
          order by x.id desc limit least(greatest(p_limit, 1), 1000)) e
 $$;
 

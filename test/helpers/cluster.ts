@@ -5,7 +5,7 @@
  * so clusters (and runs) never hear each other. Also: a client that follows one room's stream by
  * sequence number and can move to another node, resuming with the last seq it saw.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
@@ -198,7 +198,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const ports = new Set<number>();
   while (ports.size < count) ports.add(await freePort());
   const nodes = [...ports].map((port, i) => new Node(`node-${String.fromCharCode(97 + i)}`, port, env, opts.readyTimeoutMs ?? 90_000));
-  const db = new Db({ url: testEnv().databaseUrl, poolMax: 5, roleClaimPath: ['app_metadata', 'role'], logger: pino({ level: 'silent' }) });
+  const db = new Db({ url: testEnv().databaseUrl, poolMax: 5, roleClaimPath: ['app_metadata', 'role'], logger: pino({ level: 'silent' }), nodeId: null });
 
   let stopped: Promise<void> | undefined;
   const cluster: Cluster = {
@@ -309,6 +309,23 @@ export class OwnRedis {
     if (this.running) this.child.kill(signal);
     return this.exited;
   }
+}
+
+/** For suites that stop and start Redis: a redis-server of their own. Without the binary the suite is skipped, and says so (a failure under CI). */
+export async function ownRedisFor(ctx: Mocha.Context, suite: string): Promise<OwnRedis> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    if (process.env.CI) throw new Error('redis-server is required under CI but is not installed');
+    console.warn(`    SKIPPED (no redis-server binary): ${suite}`);
+    ctx.skip();
+  }
+  return OwnRedis.start();
+}
+
+/** Ends a cluster on its own Redis: Redis up first (the nodes stop gracefully only with it: BullMQ closes its worker through it), the nodes, then Redis. */
+export async function stopWithOwnRedis(cluster: Cluster | undefined, redis: OwnRedis | undefined): Promise<void> {
+  if (redis && !redis.running) await redis.start().catch(() => undefined);
+  await cluster?.stopAll();
+  await redis?.kill('SIGKILL');
 }
 
 // ---- clients ----------------------------------------------------------------------------------

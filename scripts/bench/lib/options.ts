@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 
-export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander'] as const;
+export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -44,9 +44,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --events 10 --burst 20  events per latency measurement / per throughput burst
   --bookings 2000         bookings per run and path;  --book-concurrency 50  --book-pool 10
   --lat-subscribers 1000 --lat-rate 20,40,60 --lat-count 100   commit→parking_updated measurement
+                          (the external-writes scenario uses the first rate)
   --expiry-lots 20 --expiry-watchers 10
   --attack-seconds 12     each attack phase of the bystander scenario
-  --only fanout,log,booking,connections,nodes,expiry,bystander
+  --only fanout,log,booking,connections,nodes,expiry,bystander,external
   --no-profile            skip the CPU profile of the worst ratio
   --out FILE              write the results into FILE (between the bench markers)`;
 

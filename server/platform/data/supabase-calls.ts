@@ -8,6 +8,12 @@ import type { UserCalls, UserFunction, UserFunctions } from './calls.js';
 export interface SupabaseOptions {
   url: string;
   anonKey: string;
+  /**
+   * Sent as `x-spotcast-node`: PostgREST exposes it to SQL (`request.headers`), where it becomes
+   * the origin of the events the call logs, so that this node, which emits them from the reply,
+   * is the only one to (migrations/002_event_log.sql).
+   */
+  nodeId?: string | undefined;
 }
 
 interface PostgrestErrorLike {
@@ -50,7 +56,7 @@ export function createSupabaseCalls(opts: SupabaseOptions): UserCalls {
   // One client per request: its Authorization header is the caller's token, never shared.
   const as = (principal: Principal): SupabaseClient =>
     createClient(opts.url, opts.anonKey, {
-      global: { headers: { Authorization: `Bearer ${principal.token}` } },
+      global: { headers: { Authorization: `Bearer ${principal.token}`, ...(opts.nodeId ? { 'x-spotcast-node': opts.nodeId } : {}) } },
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
       // Node 20 has no global WebSocket; supabase-js needs one for its realtime client.
       realtime: { transport: WebSocket as never },

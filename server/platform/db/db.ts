@@ -17,6 +17,12 @@ export interface DbOptions {
   applicationName?: string;
   /** Connect and query timeout of the health checks' own connection (see `probe`). */
   probeTimeoutMs?: number;
+  /**
+   * This node's id, recorded as the origin of the events its transactions write: the node emits
+   * them itself after commit. Null for a Db that is not a spotcast node's (fixtures, tools): the
+   * events it writes are announced like any write made outside spotcast.
+   */
+  nodeId: string | null;
 }
 
 interface TxContext {
@@ -78,6 +84,20 @@ export class Db {
     return this.statement<R>(SYSTEM_CONTEXT, text, values);
   }
 
+  /**
+   * A connection of its own, outside the pool, not yet connected: for a session that must last
+   * (LISTEN). Its owner connects, watches and ends it.
+   */
+  dedicatedClient(purpose: string): pg.Client {
+    return new pg.Client({
+      connectionString: this.opts.url,
+      application_name: `${this.opts.applicationName ?? 'spotcast'} ${purpose}`.slice(0, 63),
+      connectionTimeoutMillis: 5000,
+      query_timeout: this.opts.queryTimeoutMs ?? 10_000,
+      keepAlive: true,
+    });
+  }
+
   /** A single statement outside any role context, on the request pool (tests, maintenance). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
     try {
@@ -122,13 +142,17 @@ export class Db {
     return { role: 'authenticated', claims: JSON.stringify(principal.claims), statementTimeoutMs: this.userStatementTimeoutMs };
   }
 
-  /** What PostgREST sets at the start of each transaction: role and claims, locally. */
+  /**
+   * What PostgREST sets at the start of each transaction: role and claims, locally; and which node
+   * writes (the origin of the events logged, see migrations/002_event_log.sql).
+   */
   private contextSql(client: pg.PoolClient, ctx: TxContext): string {
     // The values are escaped by pg's own escapeLiteral; the role is one of two literals.
     return (
       `select set_config('role', '${ctx.role}', true), ` +
       `set_config('request.jwt.claims', ${client.escapeLiteral(ctx.claims)}, true), ` +
       `set_config('spotcast.role_claim_path', ${client.escapeLiteral(this.claimPath)}, true), ` +
+      `set_config('spotcast.node_id', ${client.escapeLiteral(this.opts.nodeId ?? '')}, true), ` +
       `set_config('statement_timeout', '${Math.trunc(ctx.statementTimeoutMs)}', true)`
     );
   }
