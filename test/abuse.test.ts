@@ -3,43 +3,40 @@
  */
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import { call, closeAll, connect, newUserId, nextEvent, record, refusal, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record, refusal } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { appendLotEvents } from './helpers/raw-engine.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { useTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 describe('abuse of legitimate calls', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({
+  const server = useTestServer({
       BOOKING_MAX_PENDING_PER_USER: '2',
       BOOKING_MAX_DAYS_AHEAD: '30',
       RATE_LIMIT_CONNECTIONS: '3/60',
       RATE_LIMIT_REPLAY_EVENTS: '500/60',
     });
-  });
-  after(() => server.stop());
-  afterEach(closeAll);
 
   it('one user cannot hold a whole lot without paying: TOO_MANY_HOLDS past the cap, room again after a cancel', async () => {
-    const lot = await createLot(server.db, { total: 8 });
-    const token = server.token(newUserId());
-    const book = () => request(server, 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 30 } });
+    const lot = await createLot(server().db, { total: 8 });
+    const token = server().token(newUserId());
+    const book = () => request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 30 } });
     const first = await book();
     assert.equal((await book()).status, 201);
     const third = await book();
     assert.equal(third.status, 409);
     assert.equal(third.body.error.code, 'TOO_MANY_HOLDS');
     // Another user is not affected.
-    assert.equal((await request(server, 'POST', '/bookings', { token: server.token(newUserId()), body: { parking_lot_id: lot, duration_minutes: 30 } })).status, 201);
-    await request(server, 'POST', `/bookings/${first.body.data.booking.id}/cancel`, { token, body: {} });
+    assert.equal((await request(server(), 'POST', '/bookings', { token: server().token(newUserId()), body: { parking_lot_id: lot, duration_minutes: 30 } })).status, 201);
+    await request(server(), 'POST', `/bookings/${first.body.data.booking.id}/cancel`, { token, body: {} });
     assert.equal((await book()).status, 201);
   });
 
   it('refuses a booking that starts further ahead than BOOKING_MAX_DAYS_AHEAD', async () => {
-    const lot = await createLot(server.db);
-    const res = await request(server, 'POST', '/bookings', {
-      token: server.token(newUserId()),
+    const lot = await createLot(server().db);
+    const res = await request(server(), 'POST', '/bookings', {
+      token: server().token(newUserId()),
       body: { parking_lot_id: lot, starts_at: new Date(Date.now() + 31 * 86_400_000).toISOString(), duration_minutes: 60 },
     });
     assert.equal(res.status, 400);
@@ -47,23 +44,23 @@ describe('abuse of legitimate calls', () => {
   });
 
   it('limits connection attempts per client address, from X-Forwarded-For behind a trusted proxy', async () => {
-    const token = server.token(newUserId());
+    const token = server().token(newUserId());
     const via = (ip: string) => ({ 'x-forwarded-for': ip });
     // The test client is on loopback, which TRUST_PROXY trusts by default, as a local balancer would be.
-    for (let i = 0; i < 3; i++) await connectVia(server.url, token, via('203.0.113.7'));
-    const refused = await refusal(server.url, token, { headers: via('203.0.113.7') });
+    for (let i = 0; i < 3; i++) await connectVia(server().url, token, via('203.0.113.7'));
+    const refused = await refusal(server().url, token, { headers: via('203.0.113.7') });
     assert.equal(refused.data?.code, 'RATE_LIMITED');
     // Another client behind the same balancer still gets in, and is logged with its own address.
-    const socketId = await connectVia(server.url, token, via('198.51.100.9'));
-    await server.app.activity.flush();
-    const { rows } = await server.db.asSystem((tx) => tx.query('select ip from public.realtime_connection_log where socket_id = $1', [socketId]));
+    const socketId = await connectVia(server().url, token, via('198.51.100.9'));
+    await server().app.activity.flush();
+    const { rows } = await server().db.asSystem((tx) => tx.query('select ip from public.realtime_connection_log where socket_id = $1', [socketId]));
     assert.equal(rows[0]?.ip, '198.51.100.9');
   });
 
   it('counts one room once in a handshake resume, however it is spelled', async () => {
-    const lot = await createLot(server.db);
-    const socket = io(server.url, {
-      auth: { token: server.token(newUserId()), last_seq: { [`parking_lot:${lot}`]: 0, [`parking_lot:${lot.toUpperCase()}`]: 0, [`parking_lot:${lot} `]: 0 } },
+    const lot = await createLot(server().db);
+    const socket = io(server().url, {
+      auth: { token: server().token(newUserId()), last_seq: { [`parking_lot:${lot}`]: 0, [`parking_lot:${lot.toUpperCase()}`]: 0, [`parking_lot:${lot} `]: 0 } },
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
@@ -78,11 +75,11 @@ describe('abuse of legitimate calls', () => {
   });
 
   it('replaying the same 200 events over and over from two sockets at once: one user gets no more than their replay budget, then a snapshot, then RATE_LIMITED', async () => {
-    const lot = await createLot(server.db);
-    const head = await appendLotEvents(server.db, lot, 200);
-    const token = server.token(newUserId());
+    const lot = await createLot(server().db);
+    const head = await appendLotEvents(server().db, lot, 200);
+    const token = server().token(newUserId());
     // (From addresses of their own: this server allows 3 connection attempts per address.)
-    const sockets = [await socketFrom(server.url, token, '192.0.2.61'), await socketFrom(server.url, token, '192.0.2.62')];
+    const sockets = [await socketFrom(server().url, token, '192.0.2.61'), await socketFrom(server().url, token, '192.0.2.62')];
     const received = sockets.map((s) => record(s, 'parking_updated'));
     const snapshots = sockets.map((s) => record(s, 'room_snapshot'));
     const answers = await Promise.all(
@@ -97,7 +94,7 @@ describe('abuse of legitimate calls', () => {
     assert.ok(refused.length > 0, 'no resume was refused once the budget was spent');
     await waitUntil(() => received[0]!.length + received[1]!.length === replayed && snapshots[0]!.length + snapshots[1]!.length === replays.filter((r) => r.snapshot).length);
     // Another user's budget is their own.
-    const other = await socketFrom(server.url, server.token(newUserId()), '192.0.2.63');
+    const other = await socketFrom(server().url, server().token(newUserId()), '192.0.2.63');
     assert.equal((await call(other, 'subscribe', { room: `parking_lot:${lot}`, last_seq: 0 })).data.replay.replayed, 200);
     for (const s of [...sockets, other]) s.close();
   });
@@ -105,11 +102,11 @@ describe('abuse of legitimate calls', () => {
   it("an admin refreshed to a user token leaves the other users' rooms it had joined", async () => {
     const victim = newUserId();
     const me = newUserId();
-    const { socket, connected } = await connect(server.url, server.token(me, 'admin'));
+    const { socket, connected } = await connect(server().url, server().token(me, 'admin'));
     assert.equal((await call(socket, 'subscribe', { room: `user:${victim}` })).ok, true);
-    const inRoom = async (room: string) => (await server.app.io.in(room).fetchSockets()).some((s) => s.id === connected.socket_id);
+    const inRoom = async (room: string) => (await server().app.io.in(room).fetchSockets()).some((s) => s.id === connected.socket_id);
     assert.equal(await inRoom(`user:${victim}`), true);
-    assert.equal((await call(socket, 'refresh_token', { token: server.token(me, 'user') })).ok, true);
+    assert.equal((await call(socket, 'refresh_token', { token: server().token(me, 'user') })).ok, true);
     assert.equal(await inRoom(`user:${victim}`), false);
     assert.equal(await inRoom('admin'), false);
     assert.equal(await inRoom(`user:${me}`), true, 'its own room stays');

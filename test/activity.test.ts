@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { call, closeAll, connect, newUserId, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
 
 describe('realtime activity log', () => {
   let server: TestServer;

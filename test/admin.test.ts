@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { call, closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { sleep, waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 describe('admin actions', () => {
   let server: TestServer;

@@ -8,33 +8,30 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { signPayload, SIGNATURE_HEADER } from '../server/features/payments/signature.js';
-import { call, closeAll, connect, newUserId, record, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, record } from './helpers/clients.js';
 import { direct, streamEvents, userClaims } from './helpers/direct.js';
 import { createLot } from './helpers/fixtures.js';
-import { request, startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { useTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 describe('commands are announced once, saying who caused them', function () {
   this.timeout(60_000);
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ BOOKING_HOLD_SECONDS: '1' });
-  });
-  after(() => server.stop());
-  afterEach(closeAll);
+  const server = useTestServer({ BOOKING_HOLD_SECONDS: '1' });
 
   async function pay(bookingId: string): Promise<void> {
     const body = JSON.stringify({ id: `evt_${randomUUID()}`, type: 'payment.succeeded', data: { booking_id: bookingId, payment_id: `pay_${randomUUID()}`, amount_cents: 0 } });
-    const res = await request(server, 'POST', '/payments/webhook', { rawBody: body, headers: { [SIGNATURE_HEADER]: signPayload(TEST_WEBHOOK_SECRET, body) } });
+    const res = await request(server(), 'POST', '/payments/webhook', { rawBody: body, headers: { [SIGNATURE_HEADER]: signPayload(TEST_WEBHOOK_SECRET, body) } });
     assert.equal(res.status, 200, JSON.stringify(res.body));
   }
 
   it('a booking\'s life and an availability edit: each event once, in order, with its actor', async () => {
-    const lot = await createLot(server.db, { total: 5 });
+    const lot = await createLot(server().db, { total: 5 });
     const userId = newUserId();
     const adminId = newUserId();
-    const { socket: mine } = await connect(server.url, server.token(userId));
-    const { socket: watcher } = await connect(server.url, server.token(newUserId()));
-    const { socket: admin } = await connect(server.url, server.token(adminId, 'admin'));
+    const { socket: mine } = await connect(server().url, server().token(userId));
+    const { socket: watcher } = await connect(server().url, server().token(newUserId()));
+    const { socket: admin } = await connect(server().url, server().token(adminId, 'admin'));
     assert.equal((await call(watcher, 'subscribe', { room: `parking_lot:${lot}` })).ok, true);
     const got = { booking: record(mine, 'booking_updated'), notification: record(mine, 'notification'), payment: record(mine, 'payment_updated'), lot: record(watcher, 'parking_updated') };
 
@@ -45,7 +42,7 @@ describe('commands are announced once, saying who caused them', function () {
     await pay(b1);
     const cancel = await call(mine, 'cancel_booking', { booking_id: b1 });
     assert.equal(cancel.ok, true, JSON.stringify(cancel));
-    const second = await request(server, 'POST', '/bookings', { token: server.token(userId), body: { parking_lot_id: lot, duration_minutes: 30 } });
+    const second = await request(server(), 'POST', '/bookings', { token: server().token(userId), body: { parking_lot_id: lot, duration_minutes: 30 } });
     assert.equal(second.status, 201);
     const b2 = second.body.data.booking.id;
     await waitUntil(() => got.booking.some((p) => p.booking_id === b2 && p.status === 'expired'), 10_000, 'the second hold to expire');
@@ -93,14 +90,14 @@ describe('commands are announced once, saying who caused them', function () {
   });
 
   it('booking_activity (the admin console) names the actor of each transition; a user sees only their own', async () => {
-    const lot = await createLot(server.db, { total: 5 });
+    const lot = await createLot(server().db, { total: 5 });
     const userId = newUserId();
     const adminId = newUserId();
-    const made = await request(server, 'POST', '/bookings', { token: server.token(userId), body: { parking_lot_id: lot, duration_minutes: 60 } });
+    const made = await request(server(), 'POST', '/bookings', { token: server().token(userId), body: { parking_lot_id: lot, duration_minutes: 60 } });
     const bookingId = made.body.data.booking.id;
-    const cancelled = await request(server, 'POST', `/bookings/${bookingId}/cancel`, { token: server.token(adminId, 'admin'), body: { reason: 'test' } });
+    const cancelled = await request(server(), 'POST', `/bookings/${bookingId}/cancel`, { token: server().token(adminId, 'admin'), body: { reason: 'test' } });
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
-    const activity = await request(server, 'GET', '/realtime/booking-activity?limit=1000', { token: server.token(newUserId(), 'admin') });
+    const activity = await request(server(), 'GET', '/realtime/booking-activity?limit=1000', { token: server().token(newUserId(), 'admin') });
     const mineOnly = activity.body.data.activity.filter((r: any) => r.booking_id === bookingId).map((r: any) => [r.action, r.actor_id, r.actor_role]);
     assert.deepEqual(mineOnly, [
       ['cancelled', adminId, 'admin'],

@@ -5,7 +5,8 @@ import { io, type Socket } from 'socket.io-client';
 import { mintToken } from '../server/platform/auth/tokens.js';
 import { call, closeAll, connect, newUserId, refusal } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { request } from './helpers/http.js';
 
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 const nowS = (): number => Math.floor(Date.now() / 1000);

@@ -8,7 +8,8 @@ import { call, closeAll, connect, newUserId } from './helpers/clients.js';
 import { withClient } from './helpers/env.js';
 import { createLot } from './helpers/fixtures.js';
 import { testEnv } from './helpers/global-setup.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { request } from './helpers/http.js';
 
 const minutesFromNow = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
 

@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { closeAll, connect, newUserId, record, sleep, waitUntil, type Client } from './helpers/clients.js';
+import { closeAll, connect, newUserId, record, type Client } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { sleep, waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 const HOUR = 3_600_000;
 

@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { signPayload } from '../server/features/payments/signature.js';
-import { call, closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { testEnv } from './helpers/global-setup.js';
-import { request, startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { sleep, waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 const HOLD_SECONDS = 600;
 const MAX_HOURS = 24;

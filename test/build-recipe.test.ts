@@ -14,11 +14,12 @@ import { CORE_SCHEMA, load, mergeTag } from 'js-yaml';
 import { Redis } from 'ioredis';
 import { mintToken } from '../server/platform/auth/tokens.js';
 import { fromPackageRoot } from '../server/platform/package-root.js';
-import { closeAll, connect, newUserId, sleep } from './helpers/clients.js';
+import { closeAll, connect, newUserId } from './helpers/clients.js';
 import { buildImage, type Image } from './helpers/dockerfile.js';
 import { freePort, uniqueName } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
 import { scrapeOf, series } from './helpers/prometheus.js';
+import { sleep } from './helpers/measure.js';
 
 const ROOT = fromPackageRoot();
 const SECRET = 'recipe-test-secret-that-is-long-enough-0123456789';

@@ -7,22 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { call, closeAll, connect, newUserId, nextEvent, sleep, waitUntil, type Client } from './helpers/clients.js';
-import {
-  api,
-  closeClusterClients,
-  loggedSeqs,
-  openSocket,
-  percentile,
-  startCluster,
-  StreamClient,
-  type Cluster,
-  type ClusterNode,
-  type ExitInfo,
-} from './helpers/cluster.js';
-import { createLot } from './helpers/fixtures.js';
+import { call, type Client, closeAll, connect, newUserId, nextEvent } from './helpers/clients.js';
+import { createLot, loggedSeqs } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';
-import { request } from './helpers/server.js';
+import { percentile, sleep, waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
+import { type Cluster, type ClusterNode, type ExitInfo, startCluster } from './helpers/processes.js';
+import { StreamClient } from './helpers/stream-client.js';
 
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
@@ -41,14 +32,14 @@ describe('cluster: three server processes on one Redis', function () {
 
   after(async function () {
     this.timeout(90_000);
-    closeClusterClients();
+    closeAll();
     closeAll();
     await cluster?.stopAll();
   });
 
   afterEach(async function () {
     this.timeout(120_000);
-    closeClusterClients();
+    closeAll();
     closeAll();
     // A test that stopped or killed a node leaves the cluster whole for the next one.
     for (const n of cluster?.nodes ?? []) if (!n.running) await n.restart();
@@ -60,7 +51,7 @@ describe('cluster: three server processes on one Redis', function () {
 
   /** A booking of one space now, for an hour, by `userId` through `node`'s REST API. */
   const book = (node: ClusterNode, lot: string, userId = newUserId(), extra: Record<string, unknown> = {}) =>
-    api(node.url, 'POST', '/bookings', { token: userToken(userId), body: { parking_lot_id: lot, duration_minutes: 60, ...extra } });
+    request(node.url, 'POST', '/bookings', { token: userToken(userId), body: { parking_lot_id: lot, duration_minutes: 60, ...extra } });
 
   /** `count` bookings through `node`, `concurrency` at a time; every one must succeed. */
   async function bookMany(node: ClusterNode, lot: string, count: number, concurrency = 5): Promise<void> {
@@ -79,7 +70,7 @@ describe('cluster: three server processes on one Redis', function () {
   }
 
   async function availableOn(node: ClusterNode, lot: string): Promise<number> {
-    const res = await api(node.url, 'GET', `/realtime/parking-availability?parking_lot_id=${lot}`, { token: userToken() });
+    const res = await request(node.url, 'GET', `/realtime/parking-availability?parking_lot_id=${lot}`, { token: userToken() });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body.data.lots[0].available_spaces;
   }
@@ -231,7 +222,7 @@ describe('cluster: three server processes on one Redis', function () {
         if (i % 5 === 0) {
           const node = c().nodes[(i / 5) % 3]!;
           attempts.push(
-            api(node.url, 'POST', '/bookings', { token: userToken(), body, timeoutMs: 60_000 }).then((r) => ({
+            request(node.url, 'POST', '/bookings', { token: userToken(), body, timeoutMs: 60_000 }).then((r) => ({
               via: `rest(${r.status})`,
               ok: r.status === 201,
               code: r.body?.error?.code ?? r.error,
@@ -389,7 +380,7 @@ describe('cluster: three server processes on one Redis', function () {
             const job = jobs[next++]!;
             for (let attempt = 0; ; attempt++) {
               const node = !killed ? B : [A, C][attempt % 2]!;
-              const res = await api(node.url, 'POST', '/bookings', {
+              const res = await request(node.url, 'POST', '/bookings', {
                 token: userToken(job.userId),
                 body: { parking_lot_id: lot, duration_minutes: 60, idempotency_key: job.key },
               });
@@ -439,7 +430,7 @@ describe('cluster: three server processes on one Redis', function () {
     });
 
     it('SIGTERM: clients get server_shutdown (reconnect: true), then a disconnect they reconnect from; exit 0; connection log closed', async () => {
-      const sockets = await Promise.all(Array.from({ length: 3 }, () => openSocket(C.url, { token: userToken() }, { reconnection: true })));
+      const sockets = await Promise.all(Array.from({ length: 3 }, () => connect(C.url, { token: userToken() }, { reconnection: true })));
       const seen = sockets.map(({ socket }) => {
         const events: { event: string; payload: any; active?: boolean }[] = [];
         socket.on('server_shutdown', (p: any) => events.push({ event: 'server_shutdown', payload: p }));
@@ -472,7 +463,7 @@ describe('cluster: three server processes on one Redis', function () {
         assert.equal(events[1]!.payload, 'transport close');
         assert.equal(events[1]!.active, true, 'socket.io-client will reconnect by itself');
       }
-      closeClusterClients();
+      closeAll();
 
       const { rows } = await c().db.asSystem((tx) =>
         tx.query('select socket_id, disconnected_at, disconnect_reason from public.realtime_connection_log where node_id = $1 and socket_id = any($2)', [C.id, ids]),

@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import { call, closeAll, connect, newUserId, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId } from './helpers/clients.js';
 import { metricValue } from './helpers/metric.js';
 import { PollingSession, pollingHandshake } from './helpers/raw-engine.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
 
 const via = (ip: string) => ({ 'x-forwarded-for': ip });
 const sessions = (server: TestServer) => server.app.io.engine.clientsCount;

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { mintToken } from '../server/platform/auth/tokens.js';
 import { call, closeAll, connect, nextEvent } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { request } from './helpers/http.js';
 
 describe('demo: Pay (test), the signed webhook from the demo page', function () {
   this.timeout(30_000);

@@ -8,8 +8,8 @@ import pg from 'pg';
 import { demoTokens } from '../server/features/demo/tokens.js';
 import { freePort, uniqueName, withDatabase } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
 import { TEST_SECRET, TEST_WEBHOOK_SECRET } from './helpers/server.js';
+import { type ServerProcess, startServerProcess } from './helpers/processes.js';
 
 describe('demo tokens', () => {
   describe('when there are any (plain data)', () => {

@@ -10,7 +10,8 @@ import { mintToken } from '../server/platform/auth/tokens.js';
 import { launchBrowser, LAPTOP, openPage, PHONE, requireChromium, screenshot, type TrackedPage } from './helpers/browser.js';
 import { createLot } from './helpers/fixtures.js';
 import { JwksServer, newKey, signedBy } from './helpers/jwks.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { request } from './helpers/http.js';
 
 // The callbacks given to page.evaluate / waitForFunction run in the page, not in Node; this
 // project's lib has no DOM types, so name the page's globals here (module scope only).

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../server/platform/db/embedded.js';
 import { FALLBACK_ROOT } from '../server/platform/db/embedded-location.js';
 import { freePort, withClient } from './helpers/env.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
+import { type ServerProcess, startServerProcess } from './helpers/processes.js';
 
 const run = promisify(execFile);
 

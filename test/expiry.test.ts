@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { signPayload } from '../server/features/payments/signature.js';
-import { call, closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';
 import { testQueue, type TestQueue } from './helpers/jobs.js';
-import { request, startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { sleep, waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 /** Books a space with a 1 s hold (the servers here run BOOKING_HOLD_SECONDS=1). */
 async function holdOne(server: TestServer, lot: string, userId = newUserId()) {

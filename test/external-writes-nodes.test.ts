@@ -5,11 +5,12 @@
  * arrives was announced at commit.
  */
 import assert from 'node:assert/strict';
-import { closeAll, newUserId, waitUntil } from './helpers/clients.js';
-import { closeClusterClients, openSocket, startCluster, type Cluster, type ClusterNode } from './helpers/cluster.js';
+import { closeAll, connect, newUserId } from './helpers/clients.js';
 import { bookDirectly, direct, streamEvents } from './helpers/direct.js';
 import { createLot } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';
+import { waitUntil } from './helpers/measure.js';
+import { type Cluster, type ClusterNode, startCluster } from './helpers/processes.js';
 
 describe('writes made outside spotcast, two nodes', function () {
   this.timeout(120_000);
@@ -26,7 +27,7 @@ describe('writes made outside spotcast, two nodes', function () {
 
   after(async function () {
     this.timeout(60_000);
-    closeClusterClients();
+    closeAll();
     closeAll();
     await cluster?.stopAll();
   });
@@ -37,13 +38,13 @@ describe('writes made outside spotcast, two nodes', function () {
     const seen: Record<string, any[]> = { A: [], B: [] };
     const own: any[] = [];
     for (const [name, node] of [['A', A], ['B', B]] as const) {
-      const { socket } = await openSocket(node.url, { token: cluster!.mintToken(newUserId()) });
+      const { socket } = await connect(node.url, { token: cluster!.mintToken(newUserId()) });
       const ack = await socket.timeout(10_000).emitWithAck('subscribe', { room: `parking_lot:${lot}` });
       assert.equal(ack.ok, true, JSON.stringify(ack));
       socket.on('parking_updated', (p: any) => p.parking_lot_id === lot && seen[name]!.push(p));
     }
     // The booking user is on B, whichever node relays.
-    const { socket: mine } = await openSocket(B.url, { token: cluster!.mintToken(userId) });
+    const { socket: mine } = await connect(B.url, { token: cluster!.mintToken(userId) });
     mine.on('booking_updated', (p: any) => own.push(p));
 
     const { booking } = await bookDirectly(userId, lot);

@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { call, closeAll, connect, newUserId, nextEvent, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent } from './helpers/clients.js';
 import { adminClaims, bookDirectly, direct, streamEvents } from './helpers/direct.js';
 import { createLot } from './helpers/fixtures.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
 
 /** pg's error for a refusal raised by spotcast's SQL: its stable code rides in the hint. */
 const refusedWith = (code: string) => (err: unknown) => {
@@ -19,31 +20,26 @@ const refusedWith = (code: string) => (err: unknown) => {
 
 describe('writes made outside spotcast, one node', function () {
   this.timeout(60_000);
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({
+  const server = useTestServer({
       OUTBOX_SWEEP_GRACE_MS: '600000',
       OUTBOX_SWEEP_INTERVAL_MS: '60000',
       // Only the timers a booking's planned transitions arm can expire a hold here.
       JOBS_SWEEP_INTERVAL_MS: '3600000',
       BOOKING_HOLD_SECONDS: '2',
     });
-  });
-  after(() => server.stop());
-  afterEach(closeAll);
 
   async function watch(lotId: string, userId = newUserId()) {
-    const { socket } = await connect(server.url, server.token(userId));
+    const { socket } = await connect(server().url, server().token(userId));
     const ack = await call(socket, 'subscribe', { room: `parking_lot:${lotId}`, type: 'parking' });
     assert.equal(ack.ok, true, JSON.stringify(ack));
     return socket;
   }
 
   it('a booking made by calling create_booking directly (as supabase-js does) reaches the lot and the user at once', async () => {
-    const lot = await createLot(server.db, { total: 3 });
+    const lot = await createLot(server().db, { total: 3 });
     const userId = newUserId();
     const watcher = await watch(lot);
-    const { socket: mine } = await connect(server.url, server.token(userId));
+    const { socket: mine } = await connect(server().url, server().token(userId));
     const lotEvent = nextEvent(watcher, 'parking_updated', (p) => p.parking_lot_id === lot);
     const bookingEvent = nextEvent(mine, 'booking_updated');
     const { booking } = await bookDirectly(userId, lot);
@@ -59,9 +55,9 @@ describe('writes made outside spotcast, one node', function () {
   });
 
   it('a hold made directly expires on time: its transitions are planned like those of one made through spotcast', async () => {
-    const lot = await createLot(server.db, { total: 3 });
+    const lot = await createLot(server().db, { total: 3 });
     const userId = newUserId();
-    const { socket } = await connect(server.url, server.token(userId));
+    const { socket } = await connect(server().url, server().token(userId));
     const expired = nextEvent(socket, 'booking_updated', (p) => p.action === 'expired', 15_000);
     const { booking } = await bookDirectly(userId, lot);
     const p = await expired;
@@ -69,7 +65,7 @@ describe('writes made outside spotcast, one node', function () {
   });
 
   it('a lot\'s spaces edited directly are announced as updated_directly, with the availability after the edit', async () => {
-    const lot = await createLot(server.db, { total: 10 });
+    const lot = await createLot(server().db, { total: 10 });
     const watcher = await watch(lot);
     const next = nextEvent(watcher, 'parking_updated', (p) => p.parking_lot_id === lot);
     await direct(null, (c) => c.query('update public.parking_lots set out_of_service = 4 where id = $1', [lot]));
@@ -81,10 +77,10 @@ describe('writes made outside spotcast, one node', function () {
   });
 
   it('a booking\'s status changed directly reaches its owner and frees the space for the lot', async () => {
-    const lot = await createLot(server.db, { total: 2 });
+    const lot = await createLot(server().db, { total: 2 });
     const userId = newUserId();
     const watcher = await watch(lot);
-    const { socket: mine } = await connect(server.url, server.token(userId));
+    const { socket: mine } = await connect(server().url, server().token(userId));
     const created = nextEvent(watcher, 'parking_updated', (p) => p.action === 'booking_created');
     const { booking } = await bookDirectly(userId, lot);
     assert.equal((await created).available_spaces, 1);
@@ -102,7 +98,7 @@ describe('writes made outside spotcast, one node', function () {
   });
 
   it('a direct insert or status change that would overbook is refused (LOT_FULL), and nothing is written or announced', async () => {
-    const lot = await createLot(server.db, { total: 1 });
+    const lot = await createLot(server().db, { total: 1 });
     const userId = newUserId();
     await bookDirectly(userId, lot);
     const insert = (c: import('pg').Client) =>
@@ -118,7 +114,7 @@ describe('writes made outside spotcast, one node', function () {
   });
 
   it('a direct edit that leaves fewer bookable spaces than bookings hold is refused (SPACES_HELD)', async () => {
-    const lot = await createLot(server.db, { total: 2 });
+    const lot = await createLot(server().db, { total: 2 });
     await bookDirectly(newUserId(), lot);
     await bookDirectly(newUserId(), lot);
     await assert.rejects(direct(null, (c) => c.query('update public.parking_lots set total_spaces = 1 where id = $1', [lot])), refusedWith('SPACES_HELD'));
@@ -131,7 +127,7 @@ describe('writes made outside spotcast, one node', function () {
   it('a notification an admin inserts through the Data API is delivered live, saying which admin', async () => {
     const admin = randomUUID();
     const userId = newUserId();
-    const { socket } = await connect(server.url, server.token(userId));
+    const { socket } = await connect(server().url, server().token(userId));
     const next = nextEvent(socket, 'notification');
     await direct(adminClaims(admin), (c) => c.query(`insert into public.notifications (user_id, title, message) values ($1, 'Gate closed', 'Use the north gate')`, [userId]));
     const n = await next;
@@ -139,7 +135,7 @@ describe('writes made outside spotcast, one node', function () {
   });
 
   it('an event written while the listening session was gone is found when it is back (catch-up), not at the sweep', async () => {
-    const lot = await createLot(server.db, { total: 10 });
+    const lot = await createLot(server().db, { total: 10 });
     const watcher = await watch(lot);
     const listeners = () =>
       direct(null, async (c) => (await c.query(`select pid from pg_stat_activity where application_name = 'spotcast listener' and datname = current_database()`)).rows.map((r) => r.pid as number));
@@ -158,7 +154,7 @@ describe('writes made outside spotcast, one node', function () {
   });
 
   it('an event logged through PostgREST with the x-spotcast-node header is left to that node (no second emit)', async () => {
-    const lot = await createLot(server.db, { total: 3 });
+    const lot = await createLot(server().db, { total: 3 });
     const userId = newUserId();
     await direct({ sub: userId, role: 'authenticated' }, (c) => c.query('select public.create_booking($1, null, null, 60)', [lot]), {
       headers: { 'x-spotcast-node': 'node-elsewhere', authorization: 'Bearer …' },
@@ -167,8 +163,8 @@ describe('writes made outside spotcast, one node', function () {
     assert.deepEqual(events.map((e) => [e.action, e.origin, e.dispatched]), [['booking_created', 'node-elsewhere', false]]);
     // No notification for it, and a relay pass leaves it alone: it is node-elsewhere's to emit
     // (or, if that node is gone, the sweeper's).
-    server.app.relay.wake();
-    await server.app.relay.idle();
+    server().app.relay.wake();
+    await server().app.relay.idle();
     assert.equal((await streamEvents(`parking_lot:${lot}`))[0]!.dispatched, false);
   });
 });

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'socket.io-client';
-import { call, closeAll, connect, newUserId, record, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
 
 const EDITS = 40;
 

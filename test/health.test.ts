@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { sleep } from './helpers/clients.js';
 import { withClient } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { sleep } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 /** A readiness check of the test's own that counts its rounds and how many ran at once. */
 function countingCheck(holdMs: number) {

@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import { BOOKING_TRANSITIONS } from '../server/contract/index.js';
 import { followUps } from '../server/features/bookings/follow-ups.js';
 import type { Booking } from '../server/features/bookings/types.js';
-import { call, closeAll, connect, newUserId, nextEvent, record, sleep } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot, payBooking } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';
 import { testQueue, type TestQueue } from './helpers/jobs.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { sleep } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 /** Holds last 10 s here: long enough for a window to start or end inside one. No background sweep unless asked. */
 const HOLD = { BOOKING_HOLD_SECONDS: '10', JOBS_SWEEP_INTERVAL_MS: '3600000' };

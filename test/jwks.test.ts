@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import jwt from 'jsonwebtoken';
 import { call, closeAll, connect, newUserId } from './helpers/clients.js';
 import { eventually, expectAccepted, expectRefused, JwksServer, newKey, signedBy, type TestKey } from './helpers/jwks.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { request } from './helpers/http.js';
 
 /**
  * Supabase signing keys: tokens verified against a JWKS served by a real local HTTP server, through

@@ -8,12 +8,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
-import { call, closeAll, connect, newUserId, refusal, sleep, waitUntil, type Client } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, refusal, type Client } from './helpers/clients.js';
 import { uniqueName } from './helpers/env.js';
 import { createLot } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';
 import { pollingHandshake } from './helpers/raw-engine.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { request } from './helpers/http.js';
+import { sleep, waitUntil } from './helpers/measure.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const LOW_LIMITS = {
   RATE_LIMIT_SOCKET_EVENTS: '20/1',

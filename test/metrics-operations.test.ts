@@ -11,11 +11,13 @@ import { pino } from 'pino';
 import type pg from 'pg';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { createRedisClients } from '../server/platform/redis.js';
-import { call, closeAll, connect, newUserId, nextEvent, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent } from './helpers/clients.js';
 import { freePort } from './helpers/env.js';
 import { createLot } from './helpers/fixtures.js';
 import { scrapeOf, series, value, type Scrape } from './helpers/prometheus.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 const NEW_METRICS: Record<string, 'gauge' | 'counter' | 'histogram'> = {
   spotcast_db_pool_connections: 'gauge',

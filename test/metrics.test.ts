@@ -4,10 +4,12 @@
  * exposition format), never substring-matched.
  */
 import assert from 'node:assert/strict';
-import { call, closeAll, connect, newUserId, nextEvent, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { scrapeOf, series, value } from './helpers/prometheus.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 // ---- the metrics every deployment dashboards --------------------------------------------------
 

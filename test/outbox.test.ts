@@ -1,40 +1,36 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { call, closeAll, connect, newUserId, nextEvent, record, waitUntil } from './helpers/clients.js';
+import type { ChildProcess } from 'node:child_process';
+import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { freePort } from './helpers/env.js';
 import { testEnv } from './helpers/global-setup.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
+import { startServerProcess } from './helpers/processes.js';
 
 /** A real server process whose bookings die between commit and emit (FAULT_INJECTION). */
 async function startDoomedNode(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: testEnv().databaseUrl,
-      JWT_SECRET: TEST_SECRET,
-      PAYMENT_WEBHOOK_SECRET: 'doomed-node-webhook-secret',
-      SEED_DEMO_DATA: 'false',
-      FAULT_INJECTION: 'exit-after-commit',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const node = startServerProcess({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: testEnv().databaseUrl,
+    JWT_SECRET: TEST_SECRET,
+    PAYMENT_WEBHOOK_SECRET: 'doomed-node-webhook-secret',
+    SEED_DEMO_DATA: 'false',
+    FAULT_INJECTION: 'exit-after-commit',
+    LOG_LEVEL: 'warn',
   });
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   await waitUntil(
     async () => {
-      if (child.exitCode !== null) throw new Error(`doomed node exited early:\n${output}`);
+      if (node.child.exitCode !== null) throw new Error(`doomed node exited early:\n${node.output()}`);
       return fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.ok, () => false);
     },
     30_000,
     'the doomed node to listen',
   );
-  return child;
+  return node.child;
 }
 
 describe('event log: nothing committed is lost', function () {

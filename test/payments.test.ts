@@ -12,9 +12,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { signPayload } from '../server/features/payments/signature.js';
-import { call, closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { request, startTestServer, TEST_SECRET, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { sleep, waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'send-webhook.ts');

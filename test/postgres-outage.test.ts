@@ -13,10 +13,12 @@ import pg from 'pg';
 import { pino } from 'pino';
 import type { Socket } from 'socket.io-client';
 import { runMigrations } from '../server/platform/db/migrate.js';
-import { closeAll, connect, newUserId, nextEvent, record, sleep, waitUntil } from './helpers/clients.js';
+import { closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { OwnPostgres } from './helpers/own-postgres.js';
+import { request, type HttpAnswer } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { sleep, waitUntil } from './helpers/measure.js';
 
 /** An answer must come well before this; the pool's connectionTimeoutMillis is 5 s. */
 const ANSWER_BOUND_MS = 12_000;
@@ -48,39 +50,6 @@ async function timedCall(socket: Socket, event: string, payload: unknown, timeou
   }
 }
 
-interface HttpAnswer {
-  status: number;
-  body: any;
-  contentType: string | null;
-  ms: number;
-  error?: string;
-}
-
-async function api(url: string, method: string, path: string, opts: { token?: string; body?: unknown; timeoutMs?: number } = {}): Promise<HttpAnswer> {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const started = Date.now();
-  try {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? CLIENT_TIMEOUT_MS),
-    });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // keep text
-    }
-    return { status: res.status, body, contentType: res.headers.get('content-type'), ms: Date.now() - started };
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { status: 0, body: undefined, contentType: null, ms: Date.now() - started, error: cause?.code ?? cause?.message ?? String(err) };
-  }
-}
 
 function assertUnavailable(what: string, a: Answer): void {
   assert.equal(a.hung, undefined, `${what} hung while Postgres is down: ${a.hung}`);
@@ -95,7 +64,7 @@ function assertUnavailable(what: string, a: Answer): void {
 function assertHttpUnavailable(what: string, r: HttpAnswer): void {
   assert.equal(r.error, undefined, `${what}: no HTTP answer (${r.error}) after ${r.ms} ms`);
   assert.equal(r.status, 503, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
-  assert.match(r.contentType ?? '', /application\/json/, `${what} content type`);
+  assert.match(r.headers.get('content-type') ?? '', /application\/json/, `${what} content type`);
   assert.equal(r.body?.ok, false, JSON.stringify(r.body));
   assert.equal(r.body?.error?.code, 'SERVICE_UNAVAILABLE', `${what}: ${JSON.stringify(r.body)}`);
   assert.ok(r.ms < ANSWER_BOUND_MS, `${what} answered only after ${r.ms} ms`);
@@ -306,15 +275,15 @@ describe('Postgres outage: a server on a Postgres of its own, stopped and starte
 
   it('while Postgres is down: REST answers 503 JSON SERVICE_UNAVAILABLE; /health/live 200, /health/ready 503 naming the database', async () => {
     const token = s().token(userId);
-    assertHttpUnavailable('GET /realtime/parking-availability', await api(s().url, 'GET', '/realtime/parking-availability', { token }));
-    assertHttpUnavailable('POST /bookings', await api(s().url, 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 30 } }));
-    assertHttpUnavailable('GET /bookings', await api(s().url, 'GET', '/bookings', { token }));
-    assertHttpUnavailable(`GET /bookings/:id`, await api(s().url, 'GET', `/bookings/${before1.bookingId}`, { token }));
+    assertHttpUnavailable('GET /realtime/parking-availability', await request(s().url, 'GET', '/realtime/parking-availability', { token }));
+    assertHttpUnavailable('POST /bookings', await request(s().url, 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 30 } }));
+    assertHttpUnavailable('GET /bookings', await request(s().url, 'GET', '/bookings', { token }));
+    assertHttpUnavailable(`GET /bookings/:id`, await request(s().url, 'GET', `/bookings/${before1.bookingId}`, { token }));
 
-    const live = await api(s().url, 'GET', '/health/live', { timeoutMs: 5000 });
+    const live = await request(s().url, 'GET', '/health/live', { timeoutMs: 5000 });
     assert.equal(live.status, 200, JSON.stringify(live));
     assert.equal(live.body.ok, true);
-    const ready = await api(s().url, 'GET', '/health/ready', { timeoutMs: 10_000 });
+    const ready = await request(s().url, 'GET', '/health/ready', { timeoutMs: 10_000 });
     assert.equal(ready.status, 503, JSON.stringify(ready));
     assert.equal(ready.body.ok, false);
     assert.equal(ready.body.data.status, 'not_ready');
@@ -364,15 +333,15 @@ describe('Postgres outage: a server on a Postgres of its own, stopped and starte
     assert.equal(first!.ack.data.lots[0].available_spaces, 19, 'the booking before the outage still holds its space; none made during it');
 
     let ready: HttpAnswer | undefined;
-    await waitUntil(async () => (ready = await api(s().url, 'GET', '/health/ready', { timeoutMs: 10_000 })).status === 200, 30_000, '/health/ready 200');
+    await waitUntil(async () => (ready = await request(s().url, 'GET', '/health/ready', { timeoutMs: 10_000 })).status === 200, 30_000, '/health/ready 200');
     assert.equal(ready!.body.data.checks.database.ok, true);
     assert.equal(ready!.body.data.checks.migrations.ok, true);
     const readyMs = Date.now() - upAt;
 
     const token = s().token(userId);
-    const rest = await api(s().url, 'GET', '/realtime/parking-availability', { token });
+    const rest = await request(s().url, 'GET', '/realtime/parking-availability', { token });
     assert.equal(rest.status, 200, JSON.stringify(rest));
-    const list = await api(s().url, 'GET', '/bookings', { token });
+    const list = await request(s().url, 'GET', '/bookings', { token });
     assert.equal(list.status, 200, JSON.stringify(list));
     assert.deepEqual(new Set(list.body.data.bookings.map((b: any) => b.id)), new Set([before1.bookingId, held.bookingId]));
     figures.push(
@@ -450,9 +419,9 @@ describe('Postgres outage: a server on a Postgres of its own, stopped and starte
         timedCall(watcher, 'create_booking', { parking_lot_id: lot, duration_minutes: 30 }),
         timedCall(heldWatcher, 'get_parking_availability', {}),
       ]);
-      const rest = await api(s().url, 'GET', '/realtime/parking-availability', { token: s().token(userId), timeoutMs: CLIENT_TIMEOUT_MS });
-      const ready = await api(s().url, 'GET', '/health/ready', { timeoutMs: 10_000 });
-      const live = await api(s().url, 'GET', '/health/live', { timeoutMs: 5000 });
+      const rest = await request(s().url, 'GET', '/realtime/parking-availability', { token: s().token(userId), timeoutMs: CLIENT_TIMEOUT_MS });
+      const ready = await request(s().url, 'GET', '/health/ready', { timeoutMs: 10_000 });
+      const live = await request(s().url, 'GET', '/health/live', { timeoutMs: 5000 });
       figures.push(
         `Postgres frozen (${pids.length} processes SIGSTOPped): get_parking_availability ${avail.hung ? 'NO ANSWER' : `${avail.ms} ms ${JSON.stringify(avail.ack?.error ?? avail.ack?.ok)}`}, ` +
           `create_booking ${book.hung ? 'NO ANSWER' : `${book.ms} ms ${JSON.stringify(book.ack?.error ?? book.ack?.ok)}`}, ` +

@@ -9,10 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { closeAll, newUserId, sleep, waitUntil } from './helpers/clients.js';
-import { api, closeClusterClients, loggedSeqs, openSocket, ownRedisFor, startCluster, stopWithOwnRedis, StreamClient, type Cluster, type ClusterNode, type OwnRedis } from './helpers/cluster.js';
+import { closeAll, connect, newUserId } from './helpers/clients.js';
 import { direct, streamEvents } from './helpers/direct.js';
-import { createLot } from './helpers/fixtures.js';
+import { createLot, loggedSeqs } from './helpers/fixtures.js';
+import { sleep, waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
+import { type OwnRedis, ownRedisFor, stopWithOwnRedis } from './helpers/own-redis.js';
+import { type Cluster, type ClusterNode, startCluster } from './helpers/processes.js';
+import { StreamClient } from './helpers/stream-client.js';
 
 describe('Redis outage: a quiet room still hears what was committed meanwhile (two nodes)', function () {
   this.timeout(180_000);
@@ -30,14 +34,14 @@ describe('Redis outage: a quiet room still hears what was committed meanwhile (t
 
   after(async function () {
     this.timeout(90_000);
-    closeClusterClients();
+    closeAll();
     closeAll();
     await stopWithOwnRedis(cluster, redis);
   });
 
   const c = () => cluster!;
   const book = (node: ClusterNode, userId: string, lotId: string) =>
-    api(node.url, 'POST', '/bookings', { token: c().mintToken(userId), body: { parking_lot_id: lotId, duration_minutes: 60 }, timeoutMs: 60_000 });
+    request(node.url, 'POST', '/bookings', { token: c().mintToken(userId), body: { parking_lot_id: lotId, duration_minutes: 60 }, timeoutMs: 60_000 });
 
   /** A lot watched from both nodes, and a user of each node listening to their own room. */
   async function quietRoom() {
@@ -48,7 +52,7 @@ describe('Redis outage: a quiet room still hears what was committed meanwhile (t
     const users = { onA: newUserId(), onB: newUserId() };
     const heard = { onA: [] as any[], onB: [] as any[] };
     for (const [key, node] of [['onA', A], ['onB', B]] as const) {
-      const { socket } = await openSocket(node.url, { token: c().mintToken(users[key]) });
+      const { socket } = await connect(node.url, { token: c().mintToken(users[key]) });
       socket.on('booking_updated', (p: any) => heard[key].push(p));
     }
     return { lot, watchers, users, heard };

@@ -8,21 +8,13 @@
 import assert from 'node:assert/strict';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { closeAll, newUserId, nextEvent, sleep, waitUntil } from './helpers/clients.js';
-import {
-  api,
-  closeClusterClients,
-  loggedSeqs,
-  ownRedisFor,
-  stopWithOwnRedis,
-  startCluster,
-  StreamClient,
-  withTimeout,
-  type Cluster,
-  type ClusterNode,
-  type OwnRedis,
-} from './helpers/cluster.js';
-import { createLot } from './helpers/fixtures.js';
+import { closeAll, newUserId, nextEvent } from './helpers/clients.js';
+import { createLot, loggedSeqs } from './helpers/fixtures.js';
+import { sleep, waitUntil, withTimeout } from './helpers/measure.js';
+import { request } from './helpers/http.js';
+import { type OwnRedis, ownRedisFor, stopWithOwnRedis } from './helpers/own-redis.js';
+import { type Cluster, type ClusterNode, startCluster } from './helpers/processes.js';
+import { StreamClient } from './helpers/stream-client.js';
 
 describe('Redis outage: a two-node cluster on a Redis of its own', function () {
   this.timeout(180_000);
@@ -56,7 +48,7 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
 
   after(async function () {
     this.timeout(90_000);
-    closeClusterClients();
+    closeAll();
     closeAll();
     await stopWithOwnRedis(cluster, redis);
   });
@@ -75,7 +67,7 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
   }
   const token = (userId = newUserId()) => c().mintToken(userId);
   const book = (node: ClusterNode, lotId: string, timeoutMs = 30_000) =>
-    api(node.url, 'POST', '/bookings', { token: token(), body: { parking_lot_id: lotId, duration_minutes: 60 }, timeoutMs });
+    request(node.url, 'POST', '/bookings', { token: token(), body: { parking_lot_id: lotId, duration_minutes: 60 }, timeoutMs });
 
   it('with Redis up: a booking through B reaches a lot subscriber on A', async () => {
     lot = await createLot(c().db, { total: 100 });
@@ -98,9 +90,9 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
     });
     await sleep(500);
     for (const node of [A, B]) {
-      const live = await api(node.url, 'GET', '/health/live', { timeoutMs: 5000 });
+      const live = await request(node.url, 'GET', '/health/live', { timeoutMs: 5000 });
       assert.equal(live.status, 200, `${node.id} /health/live: ${JSON.stringify(live)}`);
-      const ready = await api(node.url, 'GET', '/health/ready', { timeoutMs: 8000 });
+      const ready = await request(node.url, 'GET', '/health/ready', { timeoutMs: 8000 });
       assert.equal(ready.status, 503, `${node.id} /health/ready: ${JSON.stringify(ready)}`);
       assert.equal(ready.body.data.checks.redis.ok, false, JSON.stringify(ready.body));
       assert.equal(ready.body.data.checks.database.ok, true, JSON.stringify(ready.body));
@@ -138,7 +130,7 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
     assert.equal(redis!.running, false, 'Redis is still down');
     const sent = Date.now();
     // Asked once; if it answers late, the last tests say when.
-    lateConnections = api(A.url, 'GET', '/realtime/connections', { token: c().mintToken(newUserId(), 'admin'), timeoutMs: 60_000 }).then((r) => ({
+    lateConnections = request(A.url, 'GET', '/realtime/connections', { token: c().mintToken(newUserId(), 'admin'), timeoutMs: 60_000 }).then((r) => ({
       status: r.status,
       partial: r.body?.data?.partial,
       nodes: [...new Set<string>((r.body?.data?.sockets ?? []).map((s: any) => s.node_id))],

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createRedisClients, type RedisClients } from '../server/platform/redis.js';
-import { call, closeAll, connect, newUserId, record, waitUntil } from './helpers/clients.js';
-import { ownRedisFor, type OwnRedis } from './helpers/cluster.js';
+import { call, closeAll, connect, newUserId, record } from './helpers/clients.js';
 import { direct } from './helpers/direct.js';
 import { uniqueName } from './helpers/env.js';
 import { createLot } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
+import { type OwnRedis, ownRedisFor } from './helpers/own-redis.js';
 
 describe('Redis subscription interrupted: the node re-emits to its clients what it may have missed', function () {
   this.timeout(60_000);

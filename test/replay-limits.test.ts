@@ -11,11 +11,13 @@ import { randomBytes } from 'node:crypto';
 import type { Principal } from '../server/platform/auth/principal.js';
 import type { UserCalls, UserFunction, UserFunctions } from '../server/platform/data/calls.js';
 import { createPgCalls } from '../server/platform/data/pg-calls.js';
-import { call, closeAll, connect, newUserId, nextEvent, record, waitUntil, type Client } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record, type Client } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { metricValue } from './helpers/metric.js';
 import { appendLotEvents } from './helpers/raw-engine.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 /** A look at the stream's head only (a repeat the socket may already have), not a read of events. */
 const eventReads = (reads: UserFunctions['read_stream'][]) => reads.filter((r) => r.p_after !== Number.MAX_SAFE_INTEGER);

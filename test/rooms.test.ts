@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { call, closeAll, connect, newUserId, nextEvent, record, sleep, type Client } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, nextEvent, record, type Client } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { request, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { sleep } from './helpers/measure.js';
+import { request } from './helpers/http.js';
 
 /** How long a message that should not arrive gets, after the one that should have arrived did. */
 const GRACE_MS = 200;

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startCluster, type Cluster } from './helpers/cluster.js';
-import { waitUntil } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { requireRedis } from './helpers/global-setup.js';
 import { appendLotEvents, RawWebSocketClient } from './helpers/raw-engine.js';
+import { type Cluster, startCluster } from './helpers/processes.js';
+import { waitUntil } from './helpers/measure.js';
 
 async function replayedSoFar(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -6,11 +6,12 @@
  * accounting, never on timings.
  */
 import assert from 'node:assert/strict';
-import { call, closeAll, connect, newUserId, record, waitUntil } from './helpers/clients.js';
+import { call, closeAll, connect, newUserId, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { metricValue } from './helpers/metric.js';
 import { appendLotEvents, eventPacket, PollingSession, RawWebSocketClient } from './helpers/raw-engine.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { waitUntil } from './helpers/measure.js';
 
 const MAX_PENDING = 256 * 1024;
 

@@ -9,8 +9,8 @@ import pg from 'pg';
 import { freePort, uniqueName, withDatabase } from './helpers/env.js';
 import { createLot } from './helpers/fixtures.js';
 import { testEnv } from './helpers/global-setup.js';
-import { startServerProcess, type ServerProcess } from './helpers/process.js';
 import { startTestServer, TEST_SECRET, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { type ServerProcess, startServerProcess } from './helpers/processes.js';
 
 const run = promisify(execFile);
 /** The script with exactly these settings (and PATH): nothing of this process's environment leaks in. */

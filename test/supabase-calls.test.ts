@@ -14,8 +14,9 @@ import { createTokenVerifier } from '../server/platform/auth/jwt.js';
 import { createSupabaseCalls } from '../server/platform/data/supabase-calls.js';
 import { call, closeAll, connect, nextEvent } from './helpers/clients.js';
 import { freePort } from './helpers/env.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
 import { mintToken } from '../server/platform/auth/tokens.js';
+import { request } from './helpers/http.js';
 
 interface Recorded {
   method: string;

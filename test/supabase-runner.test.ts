@@ -16,7 +16,8 @@ import { migrationStatus, MigrationError, runMigrations, SUPABASE_MIGRATIONS_DIR
 import { listCliMigrations } from '../server/platform/db/supabase-migrations.js';
 import { supabaseDbPush } from './helpers/supabase-cli.js';
 import { asPostgrest, createSupabaseDatabase, dropSupabaseDatabases, withClient, type SupabaseDatabase } from './helpers/supabase-fixture.js';
-import { request, startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from './helpers/server.js';
+import { request } from './helpers/http.js';
 
 const logger = pino({ level: 'silent' });
 const CLI_FILES = listCliMigrations();

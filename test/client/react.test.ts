@@ -14,9 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, requireChromium } from '../helpers/browser.js';
-import { waitUntil } from '../helpers/clients.js';
 import { createLot } from '../helpers/fixtures.js';
-import { request, startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/measure.js';
+import { request } from '../helpers/http.js';
 
 declare const window: any;
 

@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { toLoggedEvents } from '../../server/outbox/logged-event.js';
-import { waitUntil } from '../helpers/clients.js';
 import { createLot } from '../helpers/fixtures.js';
-import { request, startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { closeClients, collect, connected, newClient, Relay, stateWhen, statuses } from './support.js';
+import { waitUntil } from '../helpers/measure.js';
+import { request } from '../helpers/http.js';
 
 describe('client: resume by seq, against real servers', function () {
   this.timeout(40_000);

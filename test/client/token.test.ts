@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mintToken } from '../../server/platform/auth/tokens.js';
-import { closeAll, connect as rawConnect, sleep, waitUntil } from '../helpers/clients.js';
+import { closeAll, connect as rawConnect } from '../helpers/clients.js';
 import { JwksServer, newKey, signedBy } from '../helpers/jwks.js';
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
 import { closeClients, connected, newClient, stateWhen, statuses, tokenSource } from './support.js';
+import { sleep, waitUntil } from '../helpers/measure.js';
 
 const expiryOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp * 1000;
 const socketsOf = (server: TestServer, userId: string) => [...server.app.io.of('/').sockets.values()].filter((s) => s.data.principal.userId === userId);

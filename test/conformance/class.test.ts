@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { waitUntil } from '../helpers/clients.js';
-import { request } from '../helpers/server.js';
 import type { RecordingService } from './build.js';
 import { serverEvents } from './document.js';
 import { assertFields, book, connected, disconnectAll, holdUpgrades, lot, pay, received, setAvailability, shown, startWorld, user, type World } from './world.js';
+import { waitUntil } from '../helpers/measure.js';
+import { request } from '../helpers/http.js';
 
 const fields = (event: string): string[] => {
   const f = serverEvents().get(event);

@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { call, closeAll, connect, newUserId, nextEvent } from '../helpers/clients.js';
 import { createLot } from '../helpers/fixtures.js';
-import { request, startTestServer, type TestServer } from '../helpers/server.js';
+import { useTestServer, type TestServer } from '../helpers/server.js';
 import { block } from './document.js';
+import { request } from '../helpers/http.js';
 
 interface Lot {
   id: string;
@@ -37,34 +38,29 @@ function hookUpdater(): Updater {
 }
 
 describe("reference document: the hook's parkingData, filled from the availability route, follows parking_updated", () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(() => server.stop());
-  afterEach(closeAll);
+  const server = useTestServer();
 
   it('every lot shape carries id = parking_lot_id, and the hook updates exactly the lot that changed', async () => {
-    const [changed, other] = [await createLot(server.db, { total: 12 }), await createLot(server.db, { total: 7 })];
-    const userToken = server.token(newUserId());
-    const adminToken = server.token(newUserId(), 'admin');
+    const [changed, other] = [await createLot(server().db, { total: 12 }), await createLot(server().db, { total: 7 })];
+    const userToken = server().token(newUserId());
+    const adminToken = server().token(newUserId(), 'admin');
 
     // The frontend fills parkingData from the route, as the document's app would have to.
-    const res = await request(server, 'GET', '/realtime/parking-availability', { token: userToken });
+    const res = await request(server(), 'GET', '/realtime/parking-availability', { token: userToken });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     let parkingData: Lot[] = res.body.data.lots;
     for (const lot of parkingData) assert.equal(lot.id, lot.parking_lot_id, 'GET /realtime/parking-availability');
     const before = parkingData.find((l) => l.parking_lot_id === changed);
     assert.equal(before?.available_spaces, 12);
 
-    const { socket } = await connect(server.url, userToken);
+    const { socket } = await connect(server().url, userToken);
     const reply = await call(socket, 'get_parking_availability', { parking_lot_id: null });
     assert.equal(reply.ok, true, JSON.stringify(reply));
     for (const lot of reply.data.lots as Lot[]) assert.equal(lot.id, lot.parking_lot_id, 'get_parking_availability');
     assert.equal((await call(socket, 'subscribe', { room: 'parking_updates', type: 'general' })).ok, true);
 
     const updated = nextEvent(socket, 'parking_updated', (p) => p.parking_lot_id === changed);
-    const put = await request(server, 'PUT', `/realtime/parking-lots/${changed}/availability`, { token: adminToken, body: { available_spaces: 5 } });
+    const put = await request(server(), 'PUT', `/realtime/parking-lots/${changed}/availability`, { token: adminToken, body: { available_spaces: 5 } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const data = await updated;
     assert.equal(data.id, changed, 'parking_updated carries id too');

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { waitUntil } from '../helpers/clients.js';
 import { launchBrowser, requireChromium } from '../helpers/browser.js';
 import { browserBundle } from './build.js';
 import { environment } from './document.js';
 import { lot, setAvailability, startWorld, user, type World } from './world.js';
+import { waitUntil } from '../helpers/measure.js';
 
 // These callbacks run in the page, whose globals this project's lib does not type.
 declare const window: any;

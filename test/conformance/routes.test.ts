@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import type { RecordingService } from './build.js';
 import { environment, routes, type Route } from './document.js';
-import { request } from '../helpers/server.js';
 import { book, connected, disconnectAll, lot, received, shown, startWorld, user, type World } from './world.js';
+import { request } from '../helpers/http.js';
 
 const documentEnv = environment();
 

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'socket.io-client';
-import { waitUntil } from '../helpers/clients.js';
-import { request } from '../helpers/server.js';
 import { serverEvents } from './document.js';
 import { authenticate, closeSnippetSockets, dataRequests, hear, listen, recordingConsole, roomSubscriptions, type ConsoleLine, type Heard } from './snippets.js';
 import { assertFields, book, lot, next, pay, setAvailability, startWorld, user, type World } from './world.js';
+import { waitUntil } from '../helpers/measure.js';
+import { request } from '../helpers/http.js';
 
 interface Client {
   socket: Socket;

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { mintToken } from '../../server/platform/auth/tokens.js';
-import { waitUntil } from '../helpers/clients.js';
 import { block, fill } from './document.js';
 import { authenticate, closeSnippetSockets, hear, run, type Heard } from './snippets.js';
 import { lot, next, setAvailability, startWorld, user, type World } from './world.js';
+import { waitUntil } from '../helpers/measure.js';
 
 describe('reference document: the Troubleshooting snippets, against a real server', () => {
   let world: World;

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { signPayload, SIGNATURE_HEADER } from '../../server/features/payments/signature.js';
-import { waitUntil } from '../helpers/clients.js';
 import { createLot } from '../helpers/fixtures.js';
-import { request, startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from '../helpers/server.js';
+import { startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from '../helpers/server.js';
 import { loadRealtimeService, type RecordingModule, type RecordingService } from './build.js';
+import { waitUntil } from '../helpers/measure.js';
+import { request } from '../helpers/http.js';
 
 export interface World {
   server: TestServer;

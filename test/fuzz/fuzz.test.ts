@@ -20,7 +20,7 @@ import { io } from 'socket.io-client';
 import { signPayload, SIGNATURE_HEADER } from '../../server/features/payments/signature.js';
 import { call, closeAll, connect, newUserId } from '../helpers/clients.js';
 import { createLot } from '../helpers/fixtures.js';
-import { request, startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from '../helpers/server.js';
+import { startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from '../helpers/server.js';
 import { ACK_TIMEOUT_MS, fuzzSeeds, HANDSHAKE_CASES, HTTP_CASES, HTTP_TIMEOUT_MS, SOCKET_CASES, rngFor } from './rng.js';
 import type { World } from './world.js';
 import { WEIRD, approxBytes, hostileString, hostileValue, isPlainObject, nest, polluted, wire } from './values.js';
@@ -28,6 +28,7 @@ import { clip, errorProblems, report, safeJson, type Problem } from './oracles.j
 import { EVENTS, future, socketCase } from './socket-cases.js';
 import { headerSafe, httpCase, httpHint, httpProblems, send } from './http-cases.js';
 import { craftJwt, tableCounts } from './db.js';
+import { request } from '../helpers/http.js';
 
 // ---- the suite ---------------------------------------------------------------------------------
 

@@ -1,24 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 
+/** Socket clients of the tests: each one made here is closed by `closeAll()` after its suite. */
 export type Client = Socket;
 const open = new Set<Socket>();
+
+/** Registers a socket made elsewhere (stream-client.ts) so that `closeAll()` closes it too. */
+export function tracked(socket: Socket): Socket {
+  open.add(socket);
+  return socket;
+}
+export function untrack(socket: Socket): void {
+  open.delete(socket);
+}
 
 export const newUserId = (): string => randomUUID();
 
 /**
  * Connects and resolves on the server's `connected` greeting; rejects with the connect_error.
- * WebSocket only unless `transports` says otherwise (['polling'], or a browser's ['polling', 'websocket']).
+ * `auth` is the token, or the whole handshake `auth` (a token and `last_seq`, say). WebSocket
+ * only unless `transports` says otherwise (['polling'], or a browser's ['polling', 'websocket']);
+ * no reconnection unless asked.
  */
 export function connect(
   url: string,
-  token: string | undefined,
-  opts: { timeoutMs?: number; transports?: ('polling' | 'websocket')[] } = {},
+  auth: string | undefined | Record<string, unknown>,
+  opts: { timeoutMs?: number; transports?: ('polling' | 'websocket')[]; reconnection?: boolean } = {},
 ): Promise<{ socket: Client; connected: any }> {
-  const socket = io(url, { auth: token === undefined ? {} : { token }, transports: opts.transports ?? ['websocket'], reconnection: false, forceNew: true });
+  const handshake = auth === undefined ? {} : typeof auth === 'string' ? { token: auth } : auth;
+  const socket = io(url, { auth: handshake, transports: opts.transports ?? ['websocket'], reconnection: opts.reconnection ?? false, forceNew: true });
   open.add(socket);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no connected event within timeout')), opts.timeoutMs ?? 5000);
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no connected event from ${url} within ${opts.timeoutMs ?? 5000} ms`));
+    }, opts.timeoutMs ?? 5000);
     socket.once('connected', (connected) => {
       clearTimeout(timer);
       resolve({ socket, connected });
@@ -79,18 +95,8 @@ export function record(socket: Client, event: string): any[] {
   return seen;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function closeAll(): void {
   for (const s of open) s.close();
   open.clear();
-}
-
-/** Polls until the condition holds; throws with the description after the timeout. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }

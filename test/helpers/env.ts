@@ -93,3 +93,22 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** Deletes the keys matching each pattern (a suite's own prefixes) from the Redis at `url`. */
+export async function removeRedisKeys(url: string, patterns: string[]): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null, lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    for (const match of patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+}

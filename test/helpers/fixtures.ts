@@ -31,3 +31,9 @@ export async function payBooking(server: { url: string }, booking: { id: string;
   });
   if (res.status !== 200) throw new Error(`payment webhook answered ${res.status}: ${await res.text()}`);
 }
+
+/** The seqs a stream has in the event log, in order. */
+export async function loggedSeqs(db: Db, stream: string): Promise<number[]> {
+  const { rows } = await db.asSystem((tx) => tx.query<{ seq: number }>('select seq::float8 as seq from public.event_log where stream = $1 order by seq', [stream]));
+  return rows.map((r) => r.seq);
+}

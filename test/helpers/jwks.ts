@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { AppRole } from '../../server/platform/auth/principal.js';
 import { mintToken } from '../../server/platform/auth/tokens.js';
 import { connect, refusal } from './clients.js';
-import { request } from './server.js';
+import { request } from './http.js';
 
 /** A signing key pair as Supabase makes one, and its public JWK as Supabase publishes it. */
 export interface TestKey {

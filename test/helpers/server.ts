@@ -7,6 +7,7 @@ import type { AppRole } from '../../server/platform/auth/principal.js';
 import { mintToken } from '../../server/platform/auth/tokens.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { Db } from '../../server/platform/db/db.js';
+import { closeAll } from './clients.js';
 import { testEnv } from './global-setup.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -74,27 +75,23 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
   };
 }
 
-/** fetch with a bearer token, returning status and parsed JSON body. */
-export async function request(
-  server: { url: string },
-  method: string,
-  path: string,
-  opts: { token?: string | undefined; body?: unknown; rawBody?: string | undefined; headers?: Record<string, string> | undefined } = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  let body: string | undefined = opts.rawBody;
-  if (opts.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(opts.body);
-  } else if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(`${server.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep text
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
+/**
+ * One real server for the suite it is called in: started before its tests, the test's sockets
+ * closed after each, stopped after the last. `const server = useTestServer({ BOOKING_HOLD_SECONDS:
+ * '1' })`, then `server().url` in the tests.
+ */
+export function useTestServer(env: Record<string, string> = {}, extra: Partial<AppDeps> = {}): () => TestServer {
+  let server: TestServer | undefined;
+  before(async () => {
+    server = await startTestServer(env, extra);
+  });
+  afterEach(closeAll);
+  after(async () => {
+    closeAll();
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error('the test server is not started yet (useTestServer runs in before())');
+    return server;
+  };
 }
