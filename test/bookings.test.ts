@@ -9,7 +9,7 @@ import { signPayload } from '../server/features/payments/signature.js';
 import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
 import { testEnv } from './helpers/global-setup.js';
-import { startTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { useTestServer, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
 import { sleep, waitUntil } from './helpers/measure.js';
 import { request } from './helpers/http.js';
 
@@ -30,26 +30,18 @@ const permissionDenied = (err: unknown) => {
 const minutesFromNow = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
 
 describe('bookings', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ BOOKING_HOLD_SECONDS: String(HOLD_SECONDS), BOOKING_MAX_HOURS: String(MAX_HOURS) });
-  });
-  after(() => server.stop());
-  afterEach(async () => {
-    closeAll();
-    await waitUntil(() => server.app.io.of('/').sockets.size === 0);
-  });
+  const server = useTestServer({ BOOKING_HOLD_SECONDS: String(HOLD_SECONDS), BOOKING_MAX_HOURS: String(MAX_HOURS) });
 
   async function setRate(lot: string, cents: number) {
-    await server.db.asSystem((tx) => tx.query('update public.parking_lots set hourly_rate_cents = $2 where id = $1', [lot, cents]));
+    await server().db.asSystem((tx) => tx.query('update public.parking_lots set hourly_rate_cents = $2 where id = $1', [lot, cents]));
   }
   async function available(lot: string, token: string): Promise<number> {
-    const res = await request(server, 'GET', `/realtime/parking-availability?parking_lot_id=${lot}`, { token });
+    const res = await request(server(), 'GET', `/realtime/parking-availability?parking_lot_id=${lot}`, { token });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body.data.lots[0].available_spaces;
   }
   async function rowsOf(userId: string): Promise<{ bookings: number; notifications: number; events: number }> {
-    const { rows } = await server.db.asSystem((tx) =>
+    const { rows } = await server().db.asSystem((tx) =>
       tx.query(
         `select (select count(*)::int from public.bookings where user_id = $1) as bookings,
                 (select count(*)::int from public.notifications where user_id = $1) as notifications,
@@ -60,24 +52,24 @@ describe('bookings', () => {
     return rows[0];
   }
   async function dbStatus(bookingId: string): Promise<string> {
-    const { rows } = await server.db.asSystem((tx) => tx.query('select status from public.bookings where id = $1', [bookingId]));
+    const { rows } = await server().db.asSystem((tx) => tx.query('select status from public.bookings where id = $1', [bookingId]));
     return rows[0].status;
   }
   async function book(token: string, lot: string, body: Record<string, unknown> = {}) {
-    const res = await request(server, 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 60, ...body } });
+    const res = await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 60, ...body } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.data.booking as { id: string; status: string; amount_cents: number; user_id: string };
   }
 
   describe('REST lifecycle', () => {
     it('POST /bookings holds a space: 201, pending, hold of BOOKING_HOLD_SECONDS, amount from the hourly rate', async () => {
-      const lot = await createLot(server.db, { total: 10 });
+      const lot = await createLot(server().db, { total: 10 });
       await setRate(lot, 250);
       const userId = newUserId();
-      const token = server.token(userId);
+      const token = server().token(userId);
       assert.equal(await available(lot, token), 10);
 
-      const res = await request(server, 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 90, vehicle_plate: 'AB-123' } });
+      const res = await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 90, vehicle_plate: 'AB-123' } });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       assert.equal(res.body.ok, true);
       assert.equal(res.body.data.replayed, false);
@@ -100,9 +92,9 @@ describe('bookings', () => {
     });
 
     it('an explicit window is kept as given, and the amount rounds up to the cent', async () => {
-      const lot = await createLot(server.db);
+      const lot = await createLot(server().db);
       await setRate(lot, 333);
-      const token = server.token(newUserId());
+      const token = server().token(newUserId());
       const starts = new Date(Date.now() + 3_600_000);
       starts.setUTCMilliseconds(0);
       const ends = new Date(starts.getTime() + 20 * 60_000);
@@ -113,64 +105,64 @@ describe('bookings', () => {
     });
 
     it('GET /bookings/:id returns the booking; GET /bookings lists only the caller’s own, filtered by ?status', async () => {
-      const lot = await createLot(server.db);
+      const lot = await createLot(server().db);
       const userId = newUserId();
-      const token = server.token(userId);
-      const other = server.token(newUserId());
+      const token = server().token(userId);
+      const other = server().token(newUserId());
       const first = await book(token, lot);
       const second = await book(token, lot);
       const theirs = await book(other, lot);
 
-      const one = await request(server, 'GET', `/bookings/${first.id}`, { token });
+      const one = await request(server(), 'GET', `/bookings/${first.id}`, { token });
       assert.equal(one.status, 200);
       assert.equal(one.body.data.booking.id, first.id);
       assert.equal(one.body.data.booking.status, 'pending');
 
-      const cancelled = await request(server, 'POST', `/bookings/${second.id}/cancel`, { token, body: { reason: 'plans changed' } });
+      const cancelled = await request(server(), 'POST', `/bookings/${second.id}/cancel`, { token, body: { reason: 'plans changed' } });
       assert.equal(cancelled.status, 200);
 
-      const all = await request(server, 'GET', '/bookings', { token });
+      const all = await request(server(), 'GET', '/bookings', { token });
       assert.equal(all.status, 200);
       const ids = all.body.data.bookings.map((b: { id: string }) => b.id);
       assert.deepEqual(ids, [second.id, first.id], 'newest first, own only');
       assert.ok(!ids.includes(theirs.id));
       assert.ok(all.body.data.bookings.every((b: { user_id: string }) => b.user_id === userId));
 
-      const pending = await request(server, 'GET', '/bookings?status=pending', { token });
+      const pending = await request(server(), 'GET', '/bookings?status=pending', { token });
       assert.deepEqual(pending.body.data.bookings.map((b: { id: string }) => b.id), [first.id]);
-      const onlyCancelled = await request(server, 'GET', '/bookings?status=cancelled', { token });
+      const onlyCancelled = await request(server(), 'GET', '/bookings?status=cancelled', { token });
       assert.deepEqual(onlyCancelled.body.data.bookings.map((b: { id: string }) => b.id), [second.id]);
-      const confirmed = await request(server, 'GET', '/bookings?status=confirmed', { token });
+      const confirmed = await request(server(), 'GET', '/bookings?status=confirmed', { token });
       assert.deepEqual(confirmed.body.data.bookings, []);
 
-      const bad = await request(server, 'GET', '/bookings?status=lost', { token });
+      const bad = await request(server(), 'GET', '/bookings?status=lost', { token });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.code, 'VALIDATION_ERROR');
       // Not the shape of a booking id (the documentation's '456'): no such booking.
-      const badId = await request(server, 'GET', '/bookings/not-a-uuid', { token });
+      const badId = await request(server(), 'GET', '/bookings/not-a-uuid', { token });
       assert.equal(badId.status, 404);
       assert.equal(badId.body.error.code, 'NOT_FOUND');
-      const missing = await request(server, 'GET', `/bookings/${randomUUID()}`, { token });
+      const missing = await request(server(), 'GET', `/bookings/${randomUUID()}`, { token });
       assert.equal(missing.status, 404);
       assert.equal(missing.body.error.code, 'NOT_FOUND');
-      const anonymous = await request(server, 'GET', '/bookings');
+      const anonymous = await request(server(), 'GET', '/bookings');
       assert.equal(anonymous.status, 401);
     });
 
     it('POST /bookings/:id/cancel cancels and frees the space; cancelling again is INVALID_TRANSITION', async () => {
-      const lot = await createLot(server.db, { total: 3 });
-      const token = server.token(newUserId());
+      const lot = await createLot(server().db, { total: 3 });
+      const token = server().token(newUserId());
       const b = await book(token, lot);
       assert.equal(await available(lot, token), 2);
 
-      const res = await request(server, 'POST', `/bookings/${b.id}/cancel`, { token });
+      const res = await request(server(), 'POST', `/bookings/${b.id}/cancel`, { token });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.equal(res.body.data.booking.status, 'cancelled');
       assert.equal(res.body.data.booking.hold_expires_at, null);
       assert.equal(await available(lot, token), 3);
       assert.equal(await dbStatus(b.id), 'cancelled');
 
-      const again = await request(server, 'POST', `/bookings/${b.id}/cancel`, { token });
+      const again = await request(server(), 'POST', `/bookings/${b.id}/cancel`, { token });
       assert.equal(again.status, 409);
       assert.equal(again.body.error.code, 'INVALID_TRANSITION');
       assert.equal(await dbStatus(b.id), 'cancelled');
@@ -178,13 +170,13 @@ describe('bookings', () => {
     });
 
     it('the same Idempotency-Key returns the same booking (200, replayed) and holds one space', async () => {
-      const lot = await createLot(server.db, { total: 5 });
+      const lot = await createLot(server().db, { total: 5 });
       const userId = newUserId();
-      const token = server.token(userId);
+      const token = server().token(userId);
       const key = `key-${randomUUID()}`;
       const body = { parking_lot_id: lot, duration_minutes: 30 };
-      const first = await request(server, 'POST', '/bookings', { token, body, headers: { 'idempotency-key': key } });
-      const second = await request(server, 'POST', '/bookings', { token, body, headers: { 'idempotency-key': key } });
+      const first = await request(server(), 'POST', '/bookings', { token, body, headers: { 'idempotency-key': key } });
+      const second = await request(server(), 'POST', '/bookings', { token, body, headers: { 'idempotency-key': key } });
       assert.equal(first.status, 201);
       assert.equal(second.status, 200);
       assert.equal(second.body.data.replayed, true);
@@ -194,14 +186,14 @@ describe('bookings', () => {
     });
 
     it('an Idempotency-Key reused for another lot is refused (409 IDEMPOTENCY_KEY_REUSED), not answered with the old booking', async () => {
-      const lot = await createLot(server.db, { total: 5 });
-      const other = await createLot(server.db, { total: 5 });
+      const lot = await createLot(server().db, { total: 5 });
+      const other = await createLot(server().db, { total: 5 });
       const userId = newUserId();
-      const token = server.token(userId);
+      const token = server().token(userId);
       const headers = { 'idempotency-key': `key-${randomUUID()}` };
-      const first = await request(server, 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 30 }, headers });
+      const first = await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 30 }, headers });
       assert.equal(first.status, 201);
-      const reused = await request(server, 'POST', '/bookings', { token, body: { parking_lot_id: other, duration_minutes: 30 }, headers });
+      const reused = await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: other, duration_minutes: 30 }, headers });
       assert.equal(reused.status, 409);
       assert.equal(reused.body.error.code, 'IDEMPOTENCY_KEY_REUSED');
       assert.equal((await rowsOf(userId)).bookings, 1);
@@ -211,9 +203,9 @@ describe('bookings', () => {
 
   describe('socket lifecycle', () => {
     it('create_booking, get_booking_status and cancel_booking answer on the ack', async () => {
-      const lot = await createLot(server.db, { total: 4 });
+      const lot = await createLot(server().db, { total: 4 });
       const userId = newUserId();
-      const { socket } = await connect(server.url, server.token(userId));
+      const { socket } = await connect(server().url, server().token(userId));
 
       const created = await call(socket, 'create_booking', { parking_lot_id: lot, duration_minutes: 45 });
       assert.equal(created.ok, true, JSON.stringify(created));
@@ -244,8 +236,8 @@ describe('bookings', () => {
     });
 
     it('without an ack, the answers come as booking_created, booking_status and booking_cancelled; errors as `error`', async () => {
-      const lot = await createLot(server.db, { total: 4 });
-      const { socket } = await connect(server.url, server.token(newUserId()));
+      const lot = await createLot(server().db, { total: 4 });
+      const { socket } = await connect(server().url, server().token(newUserId()));
 
       const createdEvt = nextEvent(socket, 'booking_created');
       socket.emit('create_booking', { parking_lot_id: lot, duration_minutes: 30 });
@@ -278,10 +270,10 @@ describe('bookings', () => {
 
   describe('live events', () => {
     it('the creator hears booking_updated and a notification on user:<id>; lot subscribers hear parking_updated', async () => {
-      const lot = await createLot(server.db, { total: 6 });
+      const lot = await createLot(server().db, { total: 6 });
       const userId = newUserId();
-      const { socket: owner } = await connect(server.url, server.token(userId));
-      const { socket: watcher } = await connect(server.url, server.token(newUserId()));
+      const { socket: owner } = await connect(server().url, server().token(userId));
+      const { socket: watcher } = await connect(server().url, server().token(newUserId()));
       assert.equal((await call(watcher, 'subscribe', { room: `parking_lot:${lot}` })).ok, true);
 
       const updated = nextEvent(owner, 'booking_updated', (p) => p.action === 'created');
@@ -328,9 +320,9 @@ describe('bookings', () => {
     });
 
     it('another user hears none of it: no booking_updated, no notification (after a positive event on their socket)', async () => {
-      const lot = await createLot(server.db, { total: 6 });
-      const { socket: owner } = await connect(server.url, server.token(newUserId()));
-      const { socket: stranger } = await connect(server.url, server.token(newUserId()));
+      const lot = await createLot(server().db, { total: 6 });
+      const { socket: owner } = await connect(server().url, server().token(newUserId()));
+      const { socket: stranger } = await connect(server().url, server().token(newUserId()));
       await call(stranger, 'subscribe', { room: `parking_lot:${lot}` });
       const strayUpdates = record(stranger, 'booking_updated');
       const strayNotes = record(stranger, 'notification');
@@ -354,11 +346,11 @@ describe('bookings', () => {
 
   describe('validation: refused with a clear code, nothing written', () => {
     it('REST: each bad payload is refused and creates no booking, notification or event', async () => {
-      const lot = await createLot(server.db, { total: 5 });
-      const closed = await createLot(server.db, { total: 5 });
-      await server.db.asSystem((tx) => tx.query('update public.parking_lots set is_open = false where id = $1', [closed]));
+      const lot = await createLot(server().db, { total: 5 });
+      const closed = await createLot(server().db, { total: 5 });
+      await server().db.asSystem((tx) => tx.query('update public.parking_lots set is_open = false where id = $1', [closed]));
       const userId = newUserId();
-      const token = server.token(userId);
+      const token = server().token(userId);
       const before = await rowsOf(userId);
       assert.deepEqual(before, { bookings: 0, notifications: 0, events: 0 });
 
@@ -383,13 +375,13 @@ describe('bookings', () => {
         ['closed lot', { parking_lot_id: closed, duration_minutes: 60 }, 409, 'LOT_CLOSED'],
       ];
       for (const [what, body, status, code] of cases) {
-        const res = await request(server, 'POST', '/bookings', { token, body });
+        const res = await request(server(), 'POST', '/bookings', { token, body });
         assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.ok, false, what);
         assert.equal(res.body.error.code, code, `${what}: ${JSON.stringify(res.body)}`);
         assert.ok(typeof res.body.error.message === 'string' && res.body.error.message.length > 0, what);
       }
-      const malformed = await request(server, 'POST', '/bookings', { token, rawBody: '{"parking_lot_id":' });
+      const malformed = await request(server(), 'POST', '/bookings', { token, rawBody: '{"parking_lot_id":' });
       assert.equal(malformed.status, 400);
       assert.equal(malformed.body.error.code, 'VALIDATION_ERROR');
 
@@ -399,11 +391,11 @@ describe('bookings', () => {
     });
 
     it('socket: the same refusals on the ack, and nothing written', async () => {
-      const lot = await createLot(server.db, { total: 5 });
-      const closed = await createLot(server.db, { total: 5 });
-      await server.db.asSystem((tx) => tx.query('update public.parking_lots set is_open = false where id = $1', [closed]));
+      const lot = await createLot(server().db, { total: 5 });
+      const closed = await createLot(server().db, { total: 5 });
+      await server().db.asSystem((tx) => tx.query('update public.parking_lots set is_open = false where id = $1', [closed]));
       const userId = newUserId();
-      const { socket } = await connect(server.url, server.token(userId));
+      const { socket } = await connect(server().url, server().token(userId));
       const cases: [string, unknown, string][] = [
         ['no payload', undefined, 'VALIDATION_ERROR'],
         ['missing lot', { duration_minutes: 60 }, 'VALIDATION_ERROR'],
@@ -467,21 +459,21 @@ describe('bookings', () => {
         type: 'payment.succeeded',
         data: { booking_id: bookingId, payment_id: `pay_${randomUUID()}`, amount_cents: amount },
       });
-      const res = await request(server, 'POST', '/payments/webhook', { rawBody, headers: { 'x-spotcast-signature': signPayload(TEST_WEBHOOK_SECRET, rawBody) } });
+      const res = await request(server(), 'POST', '/payments/webhook', { rawBody, headers: { 'x-spotcast-signature': signPayload(TEST_WEBHOOK_SECRET, rawBody) } });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
 
     before(async () => {
       sql = new pg.Client({ connectionString: testEnv().databaseUrl, application_name: 'spotcast-bookings-test' });
       await sql.connect();
-      lot = await createLot(server.db, { total: 10 });
+      lot = await createLot(server().db, { total: 10 });
       await setRate(lot, 200);
-      tokenA = server.token(userA);
-      tokenB = server.token(userB);
+      tokenA = server().token(userA);
+      tokenB = server().token(userB);
       bookingA = await book(tokenA, lot);
       bookingB = await book(tokenB, lot);
       // Each has a payment row, so that "own rows only" has something to hide.
-      const lotB = await createLot(server.db, { total: 10 });
+      const lotB = await createLot(server().db, { total: 10 });
       const paidA = await book(tokenA, lotB);
       const paidB = await book(tokenB, lotB);
       await pay(paidA.id, paidA.amount_cents);
@@ -492,24 +484,24 @@ describe('bookings', () => {
     });
 
     it('B cannot read A’s booking over REST (404 NOT_FOUND, as if missing) nor over the socket', async () => {
-      const res = await request(server, 'GET', `/bookings/${bookingA.id}`, { token: tokenB });
+      const res = await request(server(), 'GET', `/bookings/${bookingA.id}`, { token: tokenB });
       assert.equal(res.status, 404);
       assert.equal(res.body.error.code, 'NOT_FOUND');
       assert.doesNotMatch(JSON.stringify(res.body), new RegExp(userA));
-      const { socket } = await connect(server.url, tokenB);
+      const { socket } = await connect(server().url, tokenB);
       const ack = await call(socket, 'get_booking_status', { booking_id: bookingA.id });
       assert.equal(ack.ok, false);
       assert.equal(ack.error.code, 'NOT_FOUND');
       // and the owner can
-      const own = await request(server, 'GET', `/bookings/${bookingA.id}`, { token: tokenA });
+      const own = await request(server(), 'GET', `/bookings/${bookingA.id}`, { token: tokenA });
       assert.equal(own.status, 200);
     });
 
     it('B cannot cancel A’s booking (404 over REST, NOT_FOUND over the socket); it stays pending', async () => {
-      const res = await request(server, 'POST', `/bookings/${bookingA.id}/cancel`, { token: tokenB });
+      const res = await request(server(), 'POST', `/bookings/${bookingA.id}/cancel`, { token: tokenB });
       assert.equal(res.status, 404);
       assert.equal(res.body.error.code, 'NOT_FOUND');
-      const { socket } = await connect(server.url, tokenB);
+      const { socket } = await connect(server().url, tokenB);
       const ack = await call(socket, 'cancel_booking', { booking_id: bookingA.id });
       assert.equal(ack.ok, false);
       assert.equal(ack.error.code, 'NOT_FOUND');
@@ -517,7 +509,7 @@ describe('bookings', () => {
     });
 
     it('B’s list holds only B’s bookings', async () => {
-      const res = await request(server, 'GET', '/bookings', { token: tokenB });
+      const res = await request(server(), 'GET', '/bookings', { token: tokenB });
       const ids = res.body.data.bookings.map((b: { id: string }) => b.id);
       assert.ok(ids.includes(bookingB.id));
       assert.ok(!ids.includes(bookingA.id));
@@ -525,7 +517,7 @@ describe('bookings', () => {
     });
 
     it('B cannot join user:<A>, in either room form', async () => {
-      const { socket } = await connect(server.url, tokenB);
+      const { socket } = await connect(server().url, tokenB);
       const direct = await call(socket, 'subscribe', { room: `user:${userA}` });
       assert.equal(direct.ok, false);
       assert.equal(direct.error.code, 'FORBIDDEN');
@@ -537,7 +529,7 @@ describe('bookings', () => {
     });
 
     it('an admin can read A’s booking over REST', async () => {
-      const res = await request(server, 'GET', `/bookings/${bookingA.id}`, { token: server.token(newUserId(), 'admin') });
+      const res = await request(server(), 'GET', `/bookings/${bookingA.id}`, { token: server().token(newUserId(), 'admin') });
       assert.equal(res.status, 200);
       assert.equal(res.body.data.booking.user_id, userA);
     });
@@ -666,7 +658,7 @@ describe('bookings', () => {
       // The limits live in booking_settings, which only the service writes; create_booking takes no
       // hold or maximum from its caller, so a user calling it directly (supabase-js rpc) cannot pick them.
       it('create_booking called directly has no hold or maximum parameter to abuse', async () => {
-        const lot2 = await createLot(server.db, { total: 2 });
+        const lot2 = await createLot(server().db, { total: 2 });
         await assert.rejects(
           asClaims(userClaims(userB), (c) => c.query(`select public.create_booking($1, null, null, 86400, null, null, 24, 60)`, [lot2])),
           (err: { code?: string }) => err.code === '42883',
@@ -680,7 +672,7 @@ describe('bookings', () => {
       });
 
       it('create_booking called directly is held to the configured maximum length', async () => {
-        const lot2 = await createLot(server.db, { total: 2 });
+        const lot2 = await createLot(server().db, { total: 2 });
         await assert.rejects(
           asClaims(userClaims(userB), (c) => c.query(`select public.create_booking($1, null, null, $2)`, [lot2, (MAX_HOURS + 1) * 60])),
           (err: { hint?: string }) => err.hint === 'VALIDATION_ERROR',

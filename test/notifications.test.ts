@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useTestServer, type TestServer } from './helpers/server.js';
 import { sleep, waitUntil } from './helpers/measure.js';
 import { request } from './helpers/http.js';
 
@@ -22,39 +22,31 @@ interface Stored {
 }
 
 describe('notifications', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(() => server.stop());
-  afterEach(async () => {
-    closeAll();
-    await waitUntil(() => server.app.io.of('/').sockets.size === 0);
-  });
+  const server = useTestServer();
 
   async function list(token: string, query = ''): Promise<{ notifications: Stored[]; unread: number }> {
-    const res = await request(server, 'GET', `/notifications${query}`, { token });
+    const res = await request(server(), 'GET', `/notifications${query}`, { token });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.ok, true);
     return res.body.data;
   }
 
   async function book(token: string, lot: string): Promise<string> {
-    const res = await request(server, 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 60 } });
+    const res = await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 60 } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body.data.booking.id;
   }
 
   async function readAtInDb(id: string): Promise<Date | null> {
-    const { rows } = await server.db.asSystem((tx) => tx.query('select read_at from public.notifications where id = $1', [id]));
+    const { rows } = await server().db.asSystem((tx) => tx.query('select read_at from public.notifications where id = $1', [id]));
     return rows[0].read_at;
   }
 
   it('a booking creates a "Space held" notification, delivered live with its place in the user stream, then listed', async () => {
-    const lot = await createLot(server.db, { name: `Notified lot ${randomUUID().slice(0, 6)}` });
+    const lot = await createLot(server().db, { name: `Notified lot ${randomUUID().slice(0, 6)}` });
     const userId = newUserId();
-    const token = server.token(userId);
-    const { socket } = await connect(server.url, token);
+    const token = server().token(userId);
+    const { socket } = await connect(server().url, token);
     const live = nextEvent(socket, 'notification');
     const update = nextEvent(socket, 'booking_updated');
 
@@ -80,13 +72,13 @@ describe('notifications', () => {
   });
 
   it('lists own notifications only, newest first, with the unread count; ?unread_only=true filters', async () => {
-    const lot = await createLot(server.db);
+    const lot = await createLot(server().db);
     const userA = newUserId();
-    const tokenA = server.token(userA);
-    const tokenB = server.token(newUserId());
+    const tokenA = server().token(userA);
+    const tokenB = server().token(newUserId());
     const first = await book(tokenA, lot);
     await book(tokenA, lot);
-    const cancelled = await request(server, 'POST', `/bookings/${first}/cancel`, { token: tokenA });
+    const cancelled = await request(server(), 'POST', `/bookings/${first}/cancel`, { token: tokenA });
     assert.equal(cancelled.status, 200);
     await book(tokenB, lot);
 
@@ -108,7 +100,7 @@ describe('notifications', () => {
     assert.deepEqual(limited.notifications.map((n) => n.id), [a.notifications[0]!.id]);
     assert.equal(limited.unread, 3, 'the unread count is of all, not of the page');
 
-    const read = await request(server, 'POST', `/notifications/${a.notifications[1]!.id}/read`, { token: tokenA });
+    const read = await request(server(), 'POST', `/notifications/${a.notifications[1]!.id}/read`, { token: tokenA });
     assert.equal(read.status, 200);
     const unreadOnly = await list(tokenA, '?unread_only=true');
     assert.deepEqual(
@@ -119,23 +111,23 @@ describe('notifications', () => {
     assert.equal((await list(tokenA, '?unread_only=false')).notifications.length, 3);
 
     for (const q of ['?unread_only=yes', '?limit=0', '?limit=201', '?limit=abc']) {
-      const res = await request(server, 'GET', `/notifications${q}`, { token: tokenA });
+      const res = await request(server(), 'GET', `/notifications${q}`, { token: tokenA });
       assert.equal(res.status, 400, q);
       assert.equal(res.body.error.code, 'VALIDATION_ERROR');
     }
-    assert.equal((await request(server, 'GET', '/notifications')).status, 401);
+    assert.equal((await request(server(), 'GET', '/notifications')).status, 401);
   });
 
   it('POST /notifications/:id/read sets read_at once; another user’s id is 404 and stays unread', async () => {
-    const lot = await createLot(server.db);
-    const tokenA = server.token(newUserId());
-    const tokenB = server.token(newUserId());
+    const lot = await createLot(server().db);
+    const tokenA = server().token(newUserId());
+    const tokenB = server().token(newUserId());
     await book(tokenA, lot);
     await book(tokenB, lot);
     const [mine] = (await list(tokenA)).notifications;
     const [theirs] = (await list(tokenB)).notifications;
 
-    const res = await request(server, 'POST', `/notifications/${mine!.id}/read`, { token: tokenA });
+    const res = await request(server(), 'POST', `/notifications/${mine!.id}/read`, { token: tokenA });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.data.notification.id, mine!.id);
     const readAt = res.body.data.notification.read_at;
@@ -144,35 +136,35 @@ describe('notifications', () => {
     assert.equal((await list(tokenA)).unread, 0);
 
     // Marking again keeps the first time.
-    const again = await request(server, 'POST', `/notifications/${mine!.id}/read`, { token: tokenA });
+    const again = await request(server(), 'POST', `/notifications/${mine!.id}/read`, { token: tokenA });
     assert.equal(again.status, 200);
     assert.equal(again.body.data.notification.read_at, readAt);
 
-    const foreign = await request(server, 'POST', `/notifications/${theirs!.id}/read`, { token: tokenA });
+    const foreign = await request(server(), 'POST', `/notifications/${theirs!.id}/read`, { token: tokenA });
     assert.equal(foreign.status, 404);
     assert.equal(foreign.body.error.code, 'NOT_FOUND');
     assert.doesNotMatch(JSON.stringify(foreign.body), /Space held/);
     assert.equal(await readAtInDb(theirs!.id), null);
     assert.equal((await list(tokenB)).unread, 1);
 
-    const missing = await request(server, 'POST', `/notifications/${randomUUID()}/read`, { token: tokenA });
+    const missing = await request(server(), 'POST', `/notifications/${randomUUID()}/read`, { token: tokenA });
     assert.equal(missing.status, 404);
-    const bad = await request(server, 'POST', '/notifications/not-a-uuid/read', { token: tokenA });
+    const bad = await request(server(), 'POST', '/notifications/not-a-uuid/read', { token: tokenA });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'VALIDATION_ERROR');
   });
 
   it('POST /notifications/read-all marks all of the caller’s unread, and nobody else’s', async () => {
-    const lot = await createLot(server.db);
-    const tokenA = server.token(newUserId());
-    const tokenB = server.token(newUserId());
+    const lot = await createLot(server().db);
+    const tokenA = server().token(newUserId());
+    const tokenB = server().token(newUserId());
     const first = await book(tokenA, lot);
     await book(tokenA, lot);
-    await request(server, 'POST', `/bookings/${first}/cancel`, { token: tokenA });
+    await request(server(), 'POST', `/bookings/${first}/cancel`, { token: tokenA });
     await book(tokenB, lot);
     assert.equal((await list(tokenA)).unread, 3);
 
-    const res = await request(server, 'POST', '/notifications/read-all', { token: tokenA });
+    const res = await request(server(), 'POST', '/notifications/read-all', { token: tokenA });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.data.marked, 3);
     const a = await list(tokenA);
@@ -184,28 +176,28 @@ describe('notifications', () => {
     assert.equal(b.unread, 1);
     assert.equal(b.notifications[0]!.read_at, null);
 
-    const nothingLeft = await request(server, 'POST', '/notifications/read-all', { token: tokenA });
+    const nothingLeft = await request(server(), 'POST', '/notifications/read-all', { token: tokenA });
     assert.equal(nothingLeft.body.data.marked, 0);
   });
 
   it('live notifications reach only their user: each user’s socket hears its own, with increasing seq', async () => {
-    const lot = await createLot(server.db);
+    const lot = await createLot(server().db);
     const userA = newUserId();
     const userB = newUserId();
-    const { socket: a } = await connect(server.url, server.token(userA));
-    const { socket: a2 } = await connect(server.url, server.token(userA)); // a second tab of A
-    const { socket: b } = await connect(server.url, server.token(userB));
+    const { socket: a } = await connect(server().url, server().token(userA));
+    const { socket: a2 } = await connect(server().url, server().token(userA)); // a second tab of A
+    const { socket: b } = await connect(server().url, server().token(userB));
     const seenA = record(a, 'notification');
     const seenA2 = record(a2, 'notification');
     const seenB = record(b, 'notification');
 
-    const id1 = await book(server.token(userA), lot);
-    const id2 = await book(server.token(userA), lot);
+    const id1 = await book(server().token(userA), lot);
+    const id2 = await book(server().token(userA), lot);
     const cancelHeard = nextEvent(a, 'notification', (n) => n.title === 'Booking cancelled');
-    await request(server, 'POST', `/bookings/${id1}/cancel`, { token: server.token(userA) });
+    await request(server(), 'POST', `/bookings/${id1}/cancel`, { token: server().token(userA) });
     await cancelHeard;
     const bHeard = nextEvent(b, 'notification');
-    await book(server.token(userB), lot);
+    await book(server().token(userB), lot);
     await bHeard; // B's socket works
     await waitUntil(() => seenA2.length >= 3, 5000, 'the second tab of A');
     await sleep(200);
@@ -224,7 +216,7 @@ describe('notifications', () => {
     assert.ok(seenB.every((n) => n.data.booking_id !== id1 && n.data.booking_id !== id2));
 
     // What arrived live is what is stored.
-    const stored = (await list(server.token(userA))).notifications.map((n) => n.id).sort();
+    const stored = (await list(server().token(userA))).notifications.map((n) => n.id).sort();
     assert.deepEqual(unique(seenA).map((n) => n.id).sort(), stored);
   });
 });

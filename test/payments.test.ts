@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { signPayload } from '../server/features/payments/signature.js';
 import { call, closeAll, connect, newUserId, nextEvent, record } from './helpers/clients.js';
 import { createLot } from './helpers/fixtures.js';
-import { startTestServer, TEST_SECRET, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
+import { useTestServer, TEST_SECRET, TEST_WEBHOOK_SECRET, type TestServer } from './helpers/server.js';
 import { sleep, waitUntil } from './helpers/measure.js';
 import { request } from './helpers/http.js';
 
@@ -39,15 +39,7 @@ function event(type: WebhookEvent['type'], bookingId: string, amount: number, ex
 }
 
 describe('payment webhook', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(() => server.stop());
-  afterEach(async () => {
-    closeAll();
-    await waitUntil(() => server.app.io.of('/').sockets.size === 0);
-  });
+  const server = useTestServer();
 
   /** Posts the event signed as the provider would; `rawBody` lets a test send other bytes than it signed. */
   function deliver(
@@ -57,12 +49,12 @@ describe('payment webhook', () => {
     const signed = JSON.stringify(evt);
     const headers: Record<string, string> = {};
     if (opts.signature !== null) headers['x-spotcast-signature'] = opts.signature ?? signPayload(opts.secret ?? TEST_WEBHOOK_SECRET, signed, opts.timestamp);
-    return request(server, 'POST', '/payments/webhook', { rawBody: opts.rawBody ?? signed, headers, ...(opts.token ? { token: opts.token } : {}) });
+    return request(server(), 'POST', '/payments/webhook', { rawBody: opts.rawBody ?? signed, headers, ...(opts.token ? { token: opts.token } : {}) });
   }
 
   async function lotWithRate(cents: number, total = 10): Promise<string> {
-    const lot = await createLot(server.db, { total });
-    await server.db.asSystem((tx) => tx.query('update public.parking_lots set hourly_rate_cents = $2 where id = $1', [lot, cents]));
+    const lot = await createLot(server().db, { total });
+    await server().db.asSystem((tx) => tx.query('update public.parking_lots set hourly_rate_cents = $2 where id = $1', [lot, cents]));
     return lot;
   }
 
@@ -72,9 +64,9 @@ describe('payment webhook', () => {
    */
   async function pendingBooking(lot?: string) {
     const userId = newUserId();
-    const token = server.token(userId);
+    const token = server().token(userId);
     const starts_at = new Date(Date.now() + 3_600_000).toISOString();
-    const res = await request(server, 'POST', '/bookings', { token, body: { parking_lot_id: lot ?? (await lotWithRate(400)), starts_at, duration_minutes: 60 } });
+    const res = await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot ?? (await lotWithRate(400)), starts_at, duration_minutes: 60 } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     const booking = res.body.data.booking as { id: string; amount_cents: number; parking_lot_id: string };
     assert.equal(booking.amount_cents, 400);
@@ -82,7 +74,7 @@ describe('payment webhook', () => {
   }
 
   async function state(bookingId: string) {
-    return server.db.asSystem(async (tx) => {
+    return server().db.asSystem(async (tx) => {
       const b = await tx.query('select status, hold_expires_at from public.bookings where id = $1', [bookingId]);
       const p = await tx.query('select id::text, status, amount_cents, failure_reason, provider_payment_id from public.payments where booking_id = $1 order by created_at', [bookingId]);
       const e = await tx.query(
@@ -95,18 +87,18 @@ describe('payment webhook', () => {
   }
 
   async function webhookEventRecorded(eventId: string): Promise<boolean> {
-    const { rowCount } = await server.db.asSystem((tx) => tx.query('select 1 from public.payment_webhook_events where provider_event_id = $1', [eventId]));
+    const { rowCount } = await server().db.asSystem((tx) => tx.query('select 1 from public.payment_webhook_events where provider_event_id = $1', [eventId]));
     return (rowCount ?? 0) > 0;
   }
 
   async function notificationTitles(userId: string): Promise<string[]> {
-    const res = await request(server, 'GET', '/notifications', { token: server.token(userId) });
+    const res = await request(server(), 'GET', '/notifications', { token: server().token(userId) });
     return res.body.data.notifications.map((n: { title: string }) => n.title);
   }
 
   it('a correctly signed success confirms a pending booking; the owner hears payment_updated, booking_updated and a notification', async () => {
     const { userId, token, booking } = await pendingBooking();
-    const { socket } = await connect(server.url, token);
+    const { socket } = await connect(server().url, token);
     const payment = nextEvent(socket, 'payment_updated');
     const confirmed = nextEvent(socket, 'booking_updated', (p) => p.action === 'confirmed');
     const note = nextEvent(socket, 'notification', (p) => p.title === 'Booking confirmed');
@@ -139,7 +131,7 @@ describe('payment webhook', () => {
     assert.equal(s.payments.length, 1);
     assert.equal(s.payments[0].status, 'succeeded');
     assert.equal(s.payments[0].amount_cents, 400);
-    const own = await request(server, 'GET', `/bookings/${booking.id}`, { token });
+    const own = await request(server(), 'GET', `/bookings/${booking.id}`, { token });
     assert.equal(own.body.data.booking.status, 'confirmed');
   });
 
@@ -204,7 +196,7 @@ describe('payment webhook', () => {
 
   it('a replay of the same event id (same body, fresh signature) is 200 duplicate and applied once', async () => {
     const { userId, token, booking } = await pendingBooking();
-    const { socket } = await connect(server.url, token);
+    const { socket } = await connect(server().url, token);
     const payments = record(socket, 'payment_updated');
     const bookingUpdates = record(socket, 'booking_updated');
     const evt = event('payment.succeeded', booking.id, 400);
@@ -226,7 +218,7 @@ describe('payment webhook', () => {
 
     // A marker event after the replays, so that anything they emitted would have arrived by then.
     const marker = nextEvent(socket, 'notification', (n) => n.title === 'Space held');
-    await request(server, 'POST', '/bookings', { token, body: { parking_lot_id: booking.parking_lot_id, duration_minutes: 30 } });
+    await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: booking.parking_lot_id, duration_minutes: 30 } });
     await marker;
     await sleep(100);
 
@@ -246,7 +238,7 @@ describe('payment webhook', () => {
 
   it('a failure event records a failed payment, keeps the booking pending and tells the user', async () => {
     const { userId, token, booking } = await pendingBooking();
-    const { socket } = await connect(server.url, token);
+    const { socket } = await connect(server().url, token);
     const payment = nextEvent(socket, 'payment_updated');
     const note = nextEvent(socket, 'notification', (n) => n.title === 'Payment failed');
     const updates = record(socket, 'booking_updated');
@@ -290,9 +282,9 @@ describe('payment webhook', () => {
 
   it('a success after the booking was cancelled is recorded as refunded (owed back) and the user is told; the booking stays cancelled', async () => {
     const { userId, token, booking } = await pendingBooking();
-    const cancelled = await request(server, 'POST', `/bookings/${booking.id}/cancel`, { token });
+    const cancelled = await request(server(), 'POST', `/bookings/${booking.id}/cancel`, { token });
     assert.equal(cancelled.status, 200);
-    const { socket } = await connect(server.url, token);
+    const { socket } = await connect(server().url, token);
     const payment = nextEvent(socket, 'payment_updated');
     const note = nextEvent(socket, 'notification', (n) => n.title === 'Payment will be refunded');
 
@@ -311,7 +303,7 @@ describe('payment webhook', () => {
     assert.equal(s.payments[0].status, 'refunded');
     assert.ok((await notificationTitles(userId)).includes('Payment will be refunded'));
     // The freed space was not taken back.
-    const avail = await request(server, 'GET', `/realtime/parking-availability?parking_lot_id=${booking.parking_lot_id}`, { token });
+    const avail = await request(server(), 'GET', `/realtime/parking-availability?parking_lot_id=${booking.parking_lot_id}`, { token });
     assert.equal(avail.body.data.lots[0].held, 0);
   });
 
@@ -337,7 +329,7 @@ describe('payment webhook', () => {
     assert.equal(res.status, 404, JSON.stringify(res.body));
     assert.equal(res.body.error.code, 'NOT_FOUND');
     assert.equal(await webhookEventRecorded(evt.id), false);
-    const { rowCount } = await server.db.asSystem((tx) => tx.query('select 1 from public.payments where provider_payment_id = $1', [evt.data.payment_id]));
+    const { rowCount } = await server().db.asSystem((tx) => tx.query('select 1 from public.payments where provider_payment_id = $1', [evt.data.payment_id]));
     assert.equal(rowCount, 0);
 
     // The retry is not swallowed as a "duplicate" (which would tell the provider it was applied).
@@ -386,9 +378,9 @@ describe('payment webhook', () => {
   it('cancelling a paid booking marks its payment as owed back and tells the owner live', async () => {
     const { userId, token, booking } = await pendingBooking();
     await deliver(event('payment.succeeded', booking.id, 400));
-    const { socket } = await connect(server.url, server.token(userId));
+    const { socket } = await connect(server().url, server().token(userId));
     const refund = nextEvent(socket, 'payment_updated', (p) => p.action === 'refund_due');
-    const res = await request(server, 'POST', `/bookings/${booking.id}/cancel`, { token, body: {} });
+    const res = await request(server(), 'POST', `/bookings/${booking.id}/cancel`, { token, body: {} });
     assert.equal(res.status, 200);
     assert.equal((await refund).status, 'refunded');
     const s = await state(booking.id);
@@ -435,7 +427,7 @@ describe('payment webhook', () => {
         execFile(
           process.execPath,
           ['--import', TSX_LOADER, SCRIPT, ...args],
-          { cwd: dir, env: { ...base, SPOTCAST_URL: server.url, ...env }, timeout: 20_000 },
+          { cwd: dir, env: { ...base, SPOTCAST_URL: server().url, ...env }, timeout: 20_000 },
           (err, stdout, stderr) => {
             const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
             resolve({ code, stdout, stderr });

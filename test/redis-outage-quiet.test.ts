@@ -35,7 +35,6 @@ describe('Redis outage: a quiet room still hears what was committed meanwhile (t
   after(async function () {
     this.timeout(90_000);
     closeAll();
-    closeAll();
     await stopWithOwnRedis(cluster, redis);
   });
 

@@ -49,7 +49,6 @@ describe('Redis outage: a two-node cluster on a Redis of its own', function () {
   after(async function () {
     this.timeout(90_000);
     closeAll();
-    closeAll();
     await stopWithOwnRedis(cluster, redis);
   });
 

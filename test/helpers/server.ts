@@ -8,6 +8,7 @@ import { mintToken } from '../../server/platform/auth/tokens.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { Db } from '../../server/platform/db/db.js';
 import { closeAll } from './clients.js';
+import { waitUntil } from './measure.js';
 import { testEnv } from './global-setup.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -77,7 +78,7 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
 
 /**
  * One real server for the suite it is called in: started before its tests, the test's sockets
- * closed after each, stopped after the last. `const server = useTestServer({ BOOKING_HOLD_SECONDS:
+ * closed after each (and gone from the server), stopped after the last. `const server = useTestServer({ BOOKING_HOLD_SECONDS:
  * '1' })`, then `server().url` in the tests.
  */
 export function useTestServer(env: Record<string, string> = {}, extra: Partial<AppDeps> = {}): () => TestServer {
@@ -85,7 +86,11 @@ export function useTestServer(env: Record<string, string> = {}, extra: Partial<A
   before(async () => {
     server = await startTestServer(env, extra);
   });
-  afterEach(closeAll);
+  afterEach(async () => {
+    closeAll();
+    // The next test starts with a server that has let go of every socket of this one.
+    if (server) await waitUntil(() => server!.app.io.of('/').sockets.size === 0, 5000, 'the server to let go of the sockets');
+  });
   after(async () => {
     closeAll();
     await server?.stop();
