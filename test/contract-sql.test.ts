@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import {
   BOOKING_STATUSES,
+  ERROR_CODES,
   BOOKING_TRANSITIONS,
   HOLDING_STATUSES,
   LOGGED_EVENTS,
@@ -85,5 +86,15 @@ describe('the SQL and the TypeScript contract agree', () => {
     // LIKE escapes the underscore: parking\_lot:%
     assert.ok(qual.includes(`'${ROOM_PREFIX.lot.replaceAll('_', '\\_')}%'`), `lot streams (${ROOM_PREFIX.lot}) in ${qual}`);
     assert.ok(qual.includes(`'${ROOM_PREFIX.user}'`), `user streams (${ROOM_PREFIX.user}) in ${qual}`);
+  });
+
+  it('every application code a SQL function raises (its HINT) is an error code of the contract', async () => {
+    const { rows } = await client.query<{ src: string }>(
+      `select p.prosrc as src from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public' and p.prosrc like '%hint%'`,
+    );
+    const hints = sorted(rows.flatMap((r) => [...r.src.matchAll(/hint\s*=\s*'([A-Z_]+)'/g)].map((m) => m[1]!)));
+    assert.ok(hints.includes('LOT_FULL'), `the functions' hints were read (${hints.join(', ')})`);
+    assert.deepEqual(hints.filter((h) => !(ERROR_CODES as readonly string[]).includes(h)), []);
   });
 });

@@ -19,15 +19,22 @@ export const ERROR_CODES = [
   'SPACES_HELD',
   'IDEMPOTENCY_KEY_REUSED',
   'TOO_MANY_HOLDS',
+  'TOO_MANY_CONNECTIONS',
   'UNKNOWN_EVENT',
   'RATE_LIMITED',
+  'SLOW_CONSUMER',
+  'SERVER_BUSY',
   'PAYLOAD_TOO_LARGE',
   'INVALID_SIGNATURE',
   'STALE_WEBHOOK',
   'SERVICE_UNAVAILABLE',
+  'AUTH_KEYS_UNAVAILABLE',
   'INTERNAL_ERROR',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+export const isErrorCode = (code: string): code is ErrorCode => KNOWN_CODES.has(code);
 
 export interface ClientError {
   code: string;

@@ -2,12 +2,12 @@
  * One small error class per kind, each with a stable `code` a client can switch on.
  * They are turned into client errors at one boundary: `toClientError`.
  */
-import type { ClientError } from '../contract/index.js';
+import type { ClientError, ErrorCode } from '../contract/index.js';
 
 export class AppError extends Error {
   readonly status: number = 500;
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
@@ -25,7 +25,7 @@ export class ValidationError extends AppError {
 
 export class UnauthorizedError extends AppError {
   override readonly status = 401;
-  constructor(code = 'UNAUTHORIZED', message = 'Authentication required') {
+  constructor(code: ErrorCode = 'UNAUTHORIZED', message = 'Authentication required') {
     super(code, message);
   }
 }
@@ -54,7 +54,7 @@ export class PayloadTooLargeError extends AppError {
 /** A request that is well formed but conflicts with the current state (e.g. a full lot). */
 export class ConflictError extends AppError {
   override readonly status = 409;
-  constructor(code: string, message: string, details?: unknown) {
+  constructor(code: ErrorCode, message: string, details?: unknown) {
     super(code, message, details);
   }
 }

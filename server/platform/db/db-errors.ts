@@ -1,3 +1,4 @@
+import { isErrorCode } from '../../contract/index.js';
 import {
   AppError,
   ConflictError,
@@ -53,7 +54,9 @@ export function mapDbError(err: unknown): unknown {
     case undefined:
       break;
     default:
-      return new ConflictError(hint, err.message);
+      // A hint the contract does not name is a bug in a migration (test/contract-sql.test.ts
+      // checks them all): it is not shown to the client as if it were a stable code.
+      if (isErrorCode(hint)) return new ConflictError(hint, err.message);
   }
   if (err.code === '42501') return new ForbiddenError('Not allowed by row-level security');
   if (err.code === '23514') return new ValidationError('Invalid value');
