@@ -309,15 +309,23 @@ export function render(info: RunInfo, r: Results): string {
   return out.join('\n');
 }
 
-export function writeInto(file: string, section: string): void {
-  const block = `${START}\n\n${section}\n${END}`;
+export interface Markers {
+  start: string;
+  end: string;
+  /** The heading the section gets when the file has no such markers yet. */
+  heading: string;
+}
+
+/** Replaces what is between the markers in `file` (adds the section at the end when they are not there). */
+export function writeInto(file: string, section: string, markers: Markers = { start: START, end: END, heading: 'Results' }): void {
+  const block = `${markers.start}\n\n${section}\n${markers.end}`;
   if (!existsSync(file)) {
-    writeFileSync(file, `# Benchmarks\n\nRun with \`npm run bench\` (see scripts/bench/run.ts).\n\n## Results\n\n${block}\n`);
+    writeFileSync(file, `# Benchmarks\n\nRun with \`npm run bench\` (see scripts/bench/run.ts).\n\n## ${markers.heading}\n\n${block}\n`);
     return;
   }
   const text = readFileSync(file, 'utf8');
-  const a = text.indexOf(START.slice(0, 30));
-  const b = text.indexOf(END);
-  if (a < 0 || b < 0) writeFileSync(file, `${text.trimEnd()}\n\n## Results\n\n${block}\n`);
-  else writeFileSync(file, text.slice(0, a) + block + text.slice(b + END.length));
+  const a = text.indexOf(markers.start.slice(0, 30));
+  const b = text.indexOf(markers.end);
+  if (a < 0 || b < 0) writeFileSync(file, `${text.trimEnd()}\n\n## ${markers.heading}\n\n${block}\n`);
+  else writeFileSync(file, text.slice(0, a) + block + text.slice(b + markers.end.length));
 }

@@ -21,6 +21,8 @@ import { externalScenario } from './external.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
 import { bystanderScenario } from './bystander.js';
+import { soakScenario } from './soak.js';
+import { renderSoak, SOAK_MARKERS } from './soak-report.js';
 import { render, writeInto, type Results } from './report.js';
 import {
   bookingScenario,
@@ -117,6 +119,8 @@ async function main(): Promise<number> {
   const fleet = await Fleet.start(o.clients);
   cleanups.push({ name: 'stop the load clients', run: () => fleet.stop() });
 
+  if (o.soak) return soak(ctx, o, m, { start: loadStart, max: () => loadMax });
+
   const results: Results = { failures: [], skipped: [] };
   const step = async (name: string, work: () => Promise<void>) => {
     const t = Date.now();
@@ -204,6 +208,25 @@ async function main(): Promise<number> {
     log(`results written into ${path.relative(ROOT, file)}`);
   }
   return results.failures.length ? 1 : 0;
+}
+
+/** `--soak`: only the long run, into its own section of the results file. */
+async function soak(ctx: BenchContext, o: Options, m: Awaited<ReturnType<typeof machine>>, load: { start: number[]; max: () => number }): Promise<number> {
+  log(`soak: ${o.soakMinutes} min, ${o.soakClients} clients, ${o.soakLots} lots`);
+  const r = await soakScenario(ctx, o);
+  const section = renderSoak(r, {
+    date: new Date().toISOString(),
+    command: `npm run bench -- ${o.args.join(' ')}`,
+    machine: `${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB; Node ${m.node}, Postgres ${m.postgres}, Redis ${m.redis}`,
+    load: `load average at start ${load.start.join(' ')}, highest ${load.max().toFixed(2)}, at end ${loadavg().join(' ')}`,
+  });
+  console.log(`\n${section}\n`);
+  if (o.out) {
+    const file = path.resolve(ROOT, o.out);
+    writeInto(file, section, SOAK_MARKERS);
+    log(`soak results written into ${path.relative(ROOT, file)}`);
+  }
+  return r.lost > 0 ? 1 : 0;
 }
 
 main()

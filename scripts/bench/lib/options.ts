@@ -29,6 +29,11 @@ export interface Options {
   /** Length of each attack (and baseline) phase of the bystander scenario. */
   attackSeconds: number;
   only: Set<Scenario>;
+  /** `--soak`: only the long mixed-load run (issue 12), written to its own section. */
+  soak: boolean;
+  soakMinutes: number;
+  soakClients: number;
+  soakLots: number;
   profile: boolean;
   /** Where the results go (BENCHMARKS.md by default; none for --quick unless --out is given). */
   out: string | null;
@@ -48,6 +53,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --expiry-lots 20 --expiry-watchers 10
   --attack-seconds 12     each attack phase of the bystander scenario
   --only fanout,log,booking,connections,nodes,expiry,bystander,external
+  --soak                  only the soak: a long city-like mixed load on one node (heap, RSS, loop delay,
+                          pool waits, lost/duplicated events); --soak-minutes 30 --soak-clients 2000 --soak-lots 50
   --no-profile            skip the CPU profile of the worst ratio
   --out FILE              write the results into FILE (between the bench markers)`;
 
@@ -80,6 +87,10 @@ export function parseOptions(argv: string[]): Options {
     expiryWatchers: quick ? 3 : 10,
     attackSeconds: quick ? 4 : 12,
     only: new Set(SCENARIOS),
+    soak: false,
+    soakMinutes: quick ? 2 : 30,
+    soakClients: quick ? 100 : 2000,
+    soakLots: quick ? 10 : 50,
     profile: true,
     out: quick ? null : 'BENCHMARKS.md',
     args: argv,
@@ -147,6 +158,18 @@ export function parseOptions(argv: string[]): Options {
         o.only = new Set(names as Scenario[]);
         break;
       }
+      case '--soak':
+        o.soak = true;
+        break;
+      case '--soak-minutes':
+        o.soakMinutes = int(value());
+        break;
+      case '--soak-clients':
+        o.soakClients = int(value());
+        break;
+      case '--soak-lots':
+        o.soakLots = int(value());
+        break;
       case '--no-profile':
         o.profile = false;
         break;
