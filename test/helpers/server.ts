@@ -21,7 +21,7 @@ export interface TestServer {
   app: Application;
   db: Db;
   httpServer: Server;
-  token(userId: string, role?: AppRole, opts?: { expiresInSeconds?: number }): string;
+  token(userId: string, role?: AppRole, opts?: { expiresInSeconds?: number; orgId?: string }): string;
   stop(): Promise<void>;
 }
 
