@@ -66,6 +66,20 @@ describe('operators: each admin sees its own operator only (REST and socket)', f
       assert.equal((await refusal(server().url, bad)).data?.code, 'TOKEN_CLAIMS_INVALID');
       assert.equal((await request(server(), 'GET', '/realtime/live-stats', { token: bad })).status, 401);
     });
+
+    it("a refreshed token moves the socket: platform admin to A's admin leaves admin and joins admin:<A>", async () => {
+      const { socket } = await connect(server().url, server().token(platform, 'admin'));
+      const res = await call(socket, 'refresh_token', { token: server().token(platform, 'admin', { orgId: opA }) });
+      assert.equal(res.ok, true, JSON.stringify(res));
+      const room = (name: string) => call(socket, 'subscribe', { room: name });
+      assert.equal((await room('admin')).error.code, 'FORBIDDEN', 'no longer the platform admin');
+      // Already in admin:<A> (joined by the refresh): subscribing again answers ok and changes nothing.
+      assert.equal((await room(`admin:${opA}`)).ok, true);
+      const [state] = await server().app.io.in(socket.id!).fetchSockets();
+      assert.deepEqual([...state!.rooms].filter((r) => r.startsWith('admin')), [`admin:${opA}`]);
+      assert.equal((await room('admin:')).error.code, 'VALIDATION_ERROR');
+      assert.equal((await room('admin:operator-a')).error.code, 'VALIDATION_ERROR');
+    });
   });
 
   describe('events of the admin rooms', () => {
