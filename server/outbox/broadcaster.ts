@@ -8,8 +8,10 @@ import type { IoServer } from '../platform/socket/types.js';
  * none is lost between commit and emit.
  */
 export interface Broadcaster {
-  /** Sent at the end of this event-loop turn, with whatever else is sent in it (EndOfTurnQueue). */
-  /** To `audience` (room names) when given, else to `payload.room`, else to everyone. */
+  /**
+   * Sent at the end of this event-loop turn, with whatever else is sent in it (EndOfTurnQueue): to
+   * `audience` (room names, an operator's) when given, else to `payload.room`, else to everyone.
+   */
   announcement(payload: AnnouncementPayload, audience?: string[]): void;
   /** Sends what is queued now (at shutdown). */
   flush(): void;
