@@ -1,6 +1,7 @@
 /**
  * Prints a signed access token for trying the server by hand:
- *   npm run token -- [user|admin] [user-id] [expires-in-seconds]
+ *   npm run token -- [user|admin] [user-id] [expires-in-seconds] [operator-id]
+ * (an operator id makes an admin that operator's admin, in app_metadata.org_id; see README "Operators")
  * Uses JWT_SECRET, or the development secret `npm start` keeps in .data/dev-jwt-secret.
  * With JWT_PRIVATE_KEY_FILE (a private JWK, as `supabase gen signing-key` writes one) it signs
  * with that key instead, its kid and algorithm in the header: for a server that trusts its JWKS.
@@ -10,12 +11,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { checkJwk } from '../server/platform/auth/keys.js';
 import { mintToken, type AsymmetricSigner } from '../server/platform/auth/tokens.js';
 
-const [role = 'user', userId = randomUUID(), expires = '3600'] = process.argv.slice(2);
+const [role = 'user', userId = randomUUID(), expires = '3600', orgId] = process.argv.slice(2);
 if (role !== 'user' && role !== 'admin') {
-  console.error('usage: npm run token -- [user|admin] [user-id] [expires-in-seconds]');
+  console.error('usage: npm run token -- [user|admin] [user-id] [expires-in-seconds] [operator-id]');
   process.exit(2);
 }
-const claims = { userId, appRole: role, expiresInSeconds: Number(expires) } as const;
+const claims = { userId, appRole: role, expiresInSeconds: Number(expires), ...(orgId ? { orgId } : {}) } as const;
 
 // eslint-disable-next-line no-restricted-properties -- a developer script, not the server
 const keyFile = process.env.JWT_PRIVATE_KEY_FILE;

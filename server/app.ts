@@ -270,6 +270,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     async start() {
       // is_admin() reads this path when supabase-js calls the functions (no per-transaction setting there).
       await db.statementAsSystem('select public.configure_role_claim($1)', [config.jwt.roleClaimPath.join('.')]);
+      await db.statementAsSystem('select public.configure_org_claim($1)', [(config.jwt.orgClaimPath ?? ['app_metadata', 'org_id']).join('.')]);
       await bookings.jobs.configure(config.bookings);
       await scheduler.start(jobHandlers);
       periodic.start(jobHandlers);

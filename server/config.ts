@@ -71,6 +71,8 @@ const envSchema = z.object({
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   JWT_ROLE_CLAIM: z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/).default('app_metadata.role'),
+  /** Where the operator (organization) id sits: an admin without it is the platform admin. */
+  JWT_ORG_CLAIM: z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/).default('app_metadata.org_id'),
   JWT_CLOCK_TOLERANCE_SECONDS: int(5, 0, 300),
 
   FRONTEND_URL: z.string().default('http://localhost:3000,http://localhost:5173'),
@@ -310,6 +312,7 @@ function jwtConfig(e: Env): JwtConfig {
     issuer: e.JWT_ISSUER,
     audience: e.JWT_AUDIENCE,
     roleClaimPath: e.JWT_ROLE_CLAIM.split('.'),
+    orgClaimPath: e.JWT_ORG_CLAIM.split('.'),
     clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
   };
 }

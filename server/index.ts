@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       poolMax: config.database.poolMax,
       queryTimeoutMs: config.database.queryTimeoutMs,
       roleClaimPath: config.jwt.roleClaimPath,
+      orgClaimPath: config.jwt.orgClaimPath,
       logger,
       nodeId: config.nodeId,
     });

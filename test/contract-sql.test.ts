@@ -15,6 +15,7 @@ import {
   LOGGED_EVENTS,
   PAYMENT_STATUSES,
   ROOM_PREFIX,
+  rooms,
 } from '../server/contract/index.js';
 import { testEnv } from './helpers/global-setup.js';
 
@@ -96,5 +97,21 @@ describe('the SQL and the TypeScript contract agree', () => {
     const hints = sorted(rows.flatMap((r) => [...r.src.matchAll(/hint\s*=\s*'([A-Z_]+)'/g)].map((m) => m[1]!)));
     assert.ok(hints.includes('LOT_FULL'), `the functions' hints were read (${hints.join(', ')})`);
     assert.deepEqual(hints.filter((h) => !(ERROR_CODES as readonly string[]).includes(h)), []);
+  });
+
+  it('operator admin rooms: the SQL spells them as rooms.operatorAdmin does, in one function', async () => {
+    const id = randomUUID();
+    const { rows } = await client.query<{ room: string }>('select public.operator_room($1) as room', [id]);
+    assert.equal(rows[0]!.room, rooms.operatorAdmin(id));
+    assert.ok((await sourceOf('public.operator_room')).includes(`'${ROOM_PREFIX.operatorAdmin}'`));
+    // Every other function names the room through operator_room(), never by its prefix.
+    const { rows: spelled } = await client.query<{ name: string }>(
+      `select p.proname as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'public' and p.proname <> 'operator_room' and p.prosrc like '%''' || $1 || '%'`,
+      [ROOM_PREFIX.operatorAdmin],
+    );
+    assert.deepEqual(spelled, []);
+    // What goes to the platform's admin room goes to the operator's too.
+    assert.ok((await sourceOf('public.with_operator_rooms')).includes(`'${rooms.admin}' = any`));
   });
 });

@@ -17,6 +17,7 @@ function principal(userId = randomUUID(), role: 'user' | 'admin' = 'user'): Prin
   return {
     userId,
     role,
+    orgId: null,
     claims: { sub: userId, role: 'authenticated', app_metadata: { role } },
     expiresAt: Math.floor(Date.now() / 1000) + 3600,
     token: 'not used by the direct path',

@@ -19,6 +19,7 @@ const EXPOSED: Record<string, string> = {
   bookings: 'own rows',
   event_log: 'lot streams, own stream (no actor, no origin)',
   notifications: 'own rows',
+  operators: 'the platform admin all; anyone else only the operator of their org claim',
   parking_lots: 'every row: public lot data',
   payment_webhook_events: 'admins only',
   payments: 'own rows',

@@ -175,4 +175,28 @@ describe('supabase-js data path (DATA_API=supabase)', () => {
       assert.ok(rpcs.every((r) => r.headers.authorization === `Bearer ${token}`), "each carried the caller's own token");
     });
   });
+
+  it("an operator's admin's live stats: admin_scope over rpc with its own JWT, and only the lots the database says are its", async () => {
+    const op = randomUUID();
+    const own = randomUUID();
+    const lot = (id: string) => ({ id, parking_lot_id: id, name: id, total_spaces: 10, out_of_service: 0, occupied_unbooked: 0, held: 0, available_spaces: 10, is_open: true, updated_at: new Date().toISOString() });
+    const answers: Record<string, unknown> = {
+      '/rest/v1/rpc/admin_scope': { platform: false, operator_id: op, lot_ids: [own], user_ids: [] },
+      '/rest/v1/rpc/admin_today': { connections: 0 },
+      '/rest/v1/rpc/lot_availability': [lot(own), lot(randomUUID())],
+    };
+    const api = await fakeDataApi((req) => (req.path in answers ? { status: 200, body: answers[req.path] } : { status: 404, body: {} }));
+    const server = await startTestServer({}, { calls: createSupabaseCalls({ url: api.url, anonKey: ANON_KEY }) });
+    try {
+      const token = mintToken({ secret: TEST_SECRET, userId: randomUUID(), appRole: 'admin', orgId: op });
+      const res = await request(server, 'GET', '/realtime/live-stats', { token });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual([res.body.data.stats.lots.count, res.body.data.stats.scope], [1, { operator_id: op }]);
+      const scope = api.requests.find((r) => r.path === '/rest/v1/rpc/admin_scope');
+      assert.equal(scope?.headers.authorization, `Bearer ${token}`);
+    } finally {
+      await server.stop();
+      await api.close();
+    }
+  });
 });

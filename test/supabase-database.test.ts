@@ -22,7 +22,10 @@ const user = (sub: string, extra: Record<string, unknown> = {}) => ({ sub, role:
 /** What the API's callers may run: everything else in `public` is the server's (service_role). */
 // What callers run (the server's UserCalls, and supabase-js rpc), plus the helpers those functions'
 // callers and RLS policies evaluate as the caller.
-const CALLABLE_BY_USERS = [...USER_FUNCTIONS, 'booking_json', 'is_admin', 'lot_held_now'].sort();
+// Besides the commands: what the policies (and a new lot's operator_id default) evaluate as the
+// caller, the claim readers of 001 and 012 (operators).
+const CLAIM_HELPERS = ['is_admin', 'has_admin_role', 'org_claim', 'current_operator_id', 'admin_operator_id', 'is_lot_admin', 'operator_room', 'new_lot_operator'];
+const CALLABLE_BY_USERS = [...USER_FUNCTIONS, 'booking_json', 'lot_held_now', ...CLAIM_HELPERS].sort();
 
 const functionsOf = (c: pg.Client) =>
   c

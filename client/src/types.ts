@@ -81,7 +81,7 @@ export interface SpotcastClient {
   /** Keeps the client connected while held: connects on the first hold, closes after the last release. */
   retain(): () => void;
   /**
-   * Joins a room (`parking_lot:<id>`, `parking_updates`, `admin`, `user:<id>`) for as long as
+   * Joins a room (`parking_lot:<id>`, `parking_updates`, `admin`, `admin:<operator id>`, `user:<id>`) for as long as
    * the returned function is not called; several holders of one room share one subscription. The
    * room's current state comes first (a snapshot), then its events, resumed after every reconnect.
    */

@@ -113,7 +113,9 @@ export function showStats(payload) {
       el('div', { className: 'stat' }, el('span', { className: 'stat-label' }, label), el('span', { className: 'stat-value' }, value), el('span', { className: 'stat-sub' }, sub)),
     ),
   );
-  $('stats-updated').textContent = `Live stats · ${fmtTimeSec(timestamp)}`;
+  // An operator's admin sees its own lots and connections only (stats.scope, see README "Operators").
+  const scope = stats.scope?.operator_id ? `operator ${shortId(stats.scope.operator_id)}` : 'all operators';
+  $('stats-updated').textContent = `Live stats · ${scope} · ${fmtTimeSec(timestamp)}`;
 }
 
 async function refreshStats() {

@@ -6,13 +6,16 @@ import { io } from "/socket.io/socket.io.esm.min.js";
 var LOGGED_EVENTS = ["parking_updated", "booking_updated", "payment_updated", "notification"];
 
 // ../server/contract/rooms.ts
-var ROOM_PREFIX = { user: "user:", lot: "parking_lot:" };
+var ROOM_PREFIX = { user: "user:", lot: "parking_lot:", operatorAdmin: "admin:" };
 var rooms = {
   user: (userId) => `${ROOM_PREFIX.user}${userId}`,
   lot: (lotId) => `${ROOM_PREFIX.lot}${lotId}`,
   /** Every lot's `parking_updated`. */
   parkingUpdates: "parking_updates",
-  admin: "admin"
+  /** The platform admin's room: every admin event of every operator. */
+  admin: "admin",
+  /** One operator's admin room (`admin:<operator id>`): the admin events of its lots. */
+  operatorAdmin: (operatorId) => `${ROOM_PREFIX.operatorAdmin}${operatorId}`
 };
 var UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 var LOT_ID = /^[A-Za-z0-9_-]{1,100}$/;
@@ -32,7 +35,9 @@ function roomOf(kind, rawId, raw) {
     case "parking_updates":
       return { ok: true, room: { kind: "parking_updates", name: rooms.parkingUpdates } };
     case "admin":
-      return { ok: true, room: { kind: "admin", name: rooms.admin } };
+      if (raw === rooms.admin) return { ok: true, room: { kind: "admin", name: rooms.admin } };
+      if (!isUuid(id)) return { ok: false, message: `an operator's admin room needs an operator id (uuid), got "${rawId.slice(0, 60)}"` };
+      return { ok: true, room: { kind: "operator_admin", id, name: rooms.operatorAdmin(id) } };
     case "parking_lot":
       if (!LOT_ID.test(id)) return { ok: false, message: `"${rawId.slice(0, 60)}" is not a parking lot id` };
       return { ok: true, room: { kind: "parking_lot", id, name: rooms.lot(id) } };

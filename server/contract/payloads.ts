@@ -176,6 +176,8 @@ export interface AnnouncementPayload {
   title?: string;
   type: AnnouncementType;
   room?: string;
+  /** Sent by this operator's admin, to its audience (its admin room, its lots' rooms, users booked there). */
+  operator_id?: string;
   from: string;
   timestamp: string;
 }
@@ -190,6 +192,8 @@ export interface LiveStats {
   };
   today: Record<string, unknown> | null;
   lots: { count: number; total_spaces: number; available_spaces: number };
+  /** What these numbers cover: everything (operator_id null, the platform admin) or one operator's. */
+  scope: { operator_id: string | null };
 }
 
 export interface LiveStatsPayload {

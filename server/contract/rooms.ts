@@ -2,21 +2,25 @@
  * Rooms: who hears what. Names come from these functions only, so a typo cannot create a room
  * nobody emits to. The SQL that logs events writes the same prefixes (see statuses.ts).
  */
-export const ROOM_PREFIX = { user: 'user:', lot: 'parking_lot:' } as const;
+export const ROOM_PREFIX = { user: 'user:', lot: 'parking_lot:', operatorAdmin: 'admin:' } as const;
 
 export const rooms = {
   user: (userId: string) => `${ROOM_PREFIX.user}${userId}`,
   lot: (lotId: string) => `${ROOM_PREFIX.lot}${lotId}`,
   /** Every lot's `parking_updated`. */
   parkingUpdates: 'parking_updates',
+  /** The platform admin's room: every admin event of every operator. */
   admin: 'admin',
+  /** One operator's admin room (`admin:<operator id>`): the admin events of its lots. */
+  operatorAdmin: (operatorId: string) => `${ROOM_PREFIX.operatorAdmin}${operatorId}`,
 } as const;
 
 export type Room =
   | { kind: 'user'; id: string; name: string }
   | { kind: 'parking_lot'; id: string; name: string }
   | { kind: 'parking_updates'; name: string }
-  | { kind: 'admin'; name: string };
+  | { kind: 'admin'; name: string }
+  | { kind: 'operator_admin'; id: string; name: string };
 
 export type RoomParse = { ok: true; room: Room } | { ok: false; message: string };
 
@@ -50,7 +54,9 @@ function roomOf(kind: string, rawId: string, raw: string): RoomParse {
     case 'parking_updates':
       return { ok: true, room: { kind: 'parking_updates', name: rooms.parkingUpdates } };
     case 'admin':
-      return { ok: true, room: { kind: 'admin', name: rooms.admin } };
+      if (raw === rooms.admin) return { ok: true, room: { kind: 'admin', name: rooms.admin } };
+      if (!isUuid(id)) return { ok: false, message: `an operator's admin room needs an operator id (uuid), got "${rawId.slice(0, 60)}"` };
+      return { ok: true, room: { kind: 'operator_admin', id, name: rooms.operatorAdmin(id) } };
     case 'parking_lot':
       if (!LOT_ID.test(id)) return { ok: false, message: `"${rawId.slice(0, 60)}" is not a parking lot id` };
       return { ok: true, room: { kind: 'parking_lot', id, name: rooms.lot(id) } };
@@ -60,6 +66,12 @@ function roomOf(kind: string, rawId: string, raw: string): RoomParse {
     default:
       return { ok: false, message: `Unknown room "${raw.slice(0, 60)}"` };
   }
+}
+
+/** The admin room a principal joins on connecting: the platform's, or its operator's. */
+export function adminRoomOf(principal: { role: string; orgId: string | null }): string | undefined {
+  if (principal.role !== 'admin') return undefined;
+  return principal.orgId === null ? rooms.admin : rooms.operatorAdmin(principal.orgId);
 }
 
 /** Lot rooms are counted in live stats; user rooms are private and never listed. */

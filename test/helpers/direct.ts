@@ -11,6 +11,8 @@ export type Claims = Record<string, unknown>;
 
 export const userClaims = (sub: string): Claims => ({ sub, role: 'authenticated', app_metadata: { role: 'user' } });
 export const adminClaims = (sub: string): Claims => ({ sub, role: 'authenticated', app_metadata: { role: 'admin' } });
+/** An operator's admin: the admin role and the operator's id in the org claim (migrations/012_operators.sql). */
+export const operatorAdminClaims = (sub: string, orgId: string): Claims => ({ sub, role: 'authenticated', app_metadata: { role: 'admin', org_id: orgId } });
 
 /**
  * One committed transaction: as the claims' role with those claims (PostgREST), or, without claims,

@@ -4,16 +4,24 @@ import type { Db } from '../../server/platform/db/db.js';
 import { TEST_WEBHOOK_SECRET } from './server.js';
 
 /** A lot of the test's own, so suites never step on each other's rows. */
-export async function createLot(db: Db, opts: { total?: number; name?: string; isOpen?: boolean } = {}): Promise<string> {
+export async function createLot(db: Db, opts: { total?: number; name?: string; isOpen?: boolean; operatorId?: string } = {}): Promise<string> {
   const id = randomUUID();
   await db.asSystem((tx) =>
-    tx.query('insert into public.parking_lots (id, name, total_spaces, is_open) values ($1, $2, $3, $4)', [
+    tx.query('insert into public.parking_lots (id, name, total_spaces, is_open, operator_id) values ($1, $2, $3, $4, coalesce($5, public.new_lot_operator()))', [
       id,
       opts.name ?? `Test lot ${id.slice(0, 8)}`,
       opts.total ?? 10,
       opts.isOpen ?? true,
+      opts.operatorId ?? null,
     ]),
   );
+  return id;
+}
+
+/** An operator of the test's own (multitenancy, migrations/012_operators.sql). */
+export async function createOperator(db: Db, name = 'Test operator'): Promise<string> {
+  const id = randomUUID();
+  await db.asSystem((tx) => tx.query('insert into public.operators (id, name) values ($1, $2)', [id, name]));
   return id;
 }
 

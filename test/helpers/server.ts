@@ -21,7 +21,7 @@ export interface TestServer {
   app: Application;
   db: Db;
   httpServer: Server;
-  token(userId: string, role?: AppRole, opts?: { expiresInSeconds?: number }): string;
+  token(userId: string, role?: AppRole, opts?: { expiresInSeconds?: number; orgId?: string }): string;
   stop(): Promise<void>;
 }
 
@@ -51,7 +51,7 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
   // Before anything that would need closing: a key that cannot verify anything stops the start here.
   const verifier = await createTokenVerifier(config.jwt, { logger });
   const databaseUrl = config.database.kind === 'external' ? config.database.url : testEnv().databaseUrl;
-  const db = new Db({ url: databaseUrl, poolMax: 10, queryTimeoutMs: config.database.queryTimeoutMs, roleClaimPath: config.jwt.roleClaimPath, logger, nodeId: config.nodeId });
+  const db = new Db({ url: databaseUrl, poolMax: 10, queryTimeoutMs: config.database.queryTimeoutMs, roleClaimPath: config.jwt.roleClaimPath, orgClaimPath: config.jwt.orgClaimPath, logger, nodeId: config.nodeId });
   const httpServer = createServer();
   const app = createApplication(httpServer, { config, db, logger, verifier, ...extra });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));

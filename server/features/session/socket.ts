@@ -1,4 +1,4 @@
-import { refreshTokenSchema, rooms, type ConnectedPayload } from '../../contract/index.js';
+import { adminRoomOf, refreshTokenSchema, rooms, type ConnectedPayload } from '../../contract/index.js';
 import type { TokenVerifier } from '../../platform/auth/jwt.js';
 import { ForbiddenError } from '../../platform/errors.js';
 import { on, type HandlerContext, type SocketFeature } from '../../platform/socket/handle.js';
@@ -8,10 +8,11 @@ import { authorizeRoom, roomOrThrow } from '../subscriptions/authorize.js';
 /** setTimeout's limit; a later expiry is re-checked when this fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The rooms a socket is in from the start: its user's (and `admin` for admins). */
+/** The rooms a socket is in from the start: its user's, and an admin's (`admin`, or `admin:<operator>`). */
 function ownRooms(socket: IoSocket): string[] {
   const { principal } = socket.data;
-  return [rooms.user(principal.userId), ...(principal.role === 'admin' ? [rooms.admin] : [])];
+  const adminRoom = adminRoomOf(principal);
+  return [rooms.user(principal.userId), ...(adminRoom ? [adminRoom] : [])];
 }
 
 function greet(socket: IoSocket, nodeId: string, joined: string[]): void {
@@ -65,8 +66,9 @@ export function sessionSocket(deps: { verifier: TokenVerifier; nodeId: string })
       const current = socket.data.principal;
       if (next.userId !== current.userId) throw new ForbiddenError('A refreshed token must be for the same user');
       socket.data.principal = next;
-      if (next.role === 'admin' && current.role !== 'admin') await socket.join(rooms.admin);
-      // A demoted token keeps no room it may no longer join (admin, other users' rooms).
+      const adminRoom = adminRoomOf(next);
+      if (adminRoom && adminRoom !== adminRoomOf(current)) await socket.join(adminRoom);
+      // A demoted (or moved) token keeps no room it may no longer join (admin rooms, other users' rooms).
       for (const name of [...socket.rooms]) {
         if (name === socket.id) continue;
         try {

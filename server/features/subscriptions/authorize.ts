@@ -11,8 +11,12 @@ export function roomOrThrow(input: { room?: string | undefined; type?: string | 
 
 /** Who may join which room: a refusal is an error the client hears, never a silent no-op. */
 export function authorizeRoom(principal: Principal, room: Room): void {
-  if (principal.role === 'admin') return;
-  if (room.kind === 'admin') throw new ForbiddenError('The admin room is for admins only');
+  // The platform admin (no operator) joins any room, as admins always could.
+  if (principal.role === 'admin' && principal.orgId === null) return;
+  if (room.kind === 'admin') throw new ForbiddenError("The admin room is for the platform's admins only");
+  if (room.kind === 'operator_admin' && (principal.role !== 'admin' || room.id !== principal.orgId)) {
+    throw new ForbiddenError("An operator's admin room is for that operator's admins only");
+  }
   if (room.kind === 'user' && room.id !== principal.userId) {
     throw new ForbiddenError("You may not join another user's room");
   }

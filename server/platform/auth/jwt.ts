@@ -21,6 +21,8 @@ export interface JwtConfig {
   issuer?: string | undefined;
   audience?: string | undefined;
   roleClaimPath: string[];
+  /** Where the operator id sits (JWT_ORG_CLAIM); default `app_metadata.org_id`. */
+  orgClaimPath?: string[] | undefined;
   clockToleranceSeconds: number;
 }
 
@@ -71,10 +73,12 @@ export async function createTokenVerifier(config: JwtConfig, deps: { logger?: Lo
       if (!checked.success) {
         throw new AuthError('TOKEN_CLAIMS_INVALID', checked.error.issues.map((i) => i.message).join('; '));
       }
+      const role = appRole(payload, config.roleClaimPath);
       return {
         // Canonical lower-case uuid: it names the user's room, and the database returns ids in lower case.
         userId: checked.data.sub.toLowerCase(),
-        role: appRole(payload, config.roleClaimPath),
+        role,
+        orgId: orgOf(payload, config.orgClaimPath ?? DEFAULT_ORG_CLAIM, role),
         claims: payload as Record<string, unknown>,
         expiresAt: checked.data.exp,
         token,
@@ -108,13 +112,33 @@ async function startJwks(ring: Keyring, jwks: RemoteJwks, from: string, logger: 
   logger.warn({ url: jwks.url, from }, `the JWKS ${why}; verifying with ${others.join(' and ')} until it has keys (it is fetched again in the background)`);
 }
 
-/** The application role lives at a configurable claim path (Supabase: `app_metadata.role`). */
-function appRole(claims: JWTPayload, path: string[]): AppRole {
+function claimAt(claims: JWTPayload, path: string[]): unknown {
   let value: unknown = claims;
   for (const key of path) {
     value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
   }
-  return value === 'admin' ? 'admin' : 'user';
+  return value;
+}
+
+/** The application role lives at a configurable claim path (Supabase: `app_metadata.role`). */
+function appRole(claims: JWTPayload, path: string[]): AppRole {
+  return claimAt(claims, path) === 'admin' ? 'admin' : 'user';
+}
+
+const DEFAULT_ORG_CLAIM = ['app_metadata', 'org_id'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The operator of the org claim. Absent (or JSON null): none. An admin token whose org claim is
+ * not an operator id is refused: read as "no org" it would be the platform admin's. (The SQL
+ * fails closed for it too: is_admin() is false for any org claim.) A user's is only informative.
+ */
+function orgOf(claims: JWTPayload, path: string[], role: AppRole): string | null {
+  const value = claimAt(claims, path);
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string' && UUID.test(value)) return value.toLowerCase();
+  if (role === 'admin') throw new AuthError('TOKEN_CLAIMS_INVALID', `${path.join('.')} must be an operator id (uuid)`);
+  return null;
 }
 
 function mapJoseError(err: unknown): AuthError {

@@ -4,6 +4,11 @@ export type AppRole = 'user' | 'admin';
 export interface Principal {
   userId: string;
   role: AppRole;
+  /**
+   * The operator (organization) the org claim names, a lower-case uuid; null without one. An admin
+   * with none is the platform admin; with one, that operator's admin only.
+   */
+  orgId: string | null;
   /** The verified claims, passed to Postgres as `request.jwt.claims` so RLS sees what Supabase would. */
   claims: Record<string, unknown>;
   /** Token expiry, epoch seconds. */

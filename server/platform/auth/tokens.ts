@@ -12,6 +12,8 @@ export interface AsymmetricSigner {
 interface MintClaims {
   userId: string;
   appRole?: AppRole;
+  /** The operator id, in app_metadata.org_id: with appRole admin, that operator's admin. */
+  orgId?: string;
   email?: string;
   expiresInSeconds?: number;
   issuer?: string;
@@ -28,7 +30,7 @@ export function mintToken(opts: MintOptions): string {
     sub: opts.userId,
     role: 'authenticated',
     email: opts.email,
-    app_metadata: { role: opts.appRole ?? 'user' },
+    app_metadata: { role: opts.appRole ?? 'user', ...(opts.orgId !== undefined ? { org_id: opts.orgId } : {}) },
     ...opts.extra,
   };
   const claimOptions = {

@@ -20,6 +20,7 @@ export interface UserFunctions {
   booking_activity: { p_limit: number };
   admin_today: Record<string, never>;
   log_announcement: { p_room: string; p_details: Record<string, unknown> };
+  admin_scope: Record<string, never>;
 }
 export type UserFunction = keyof UserFunctions;
 
@@ -27,7 +28,7 @@ export type UserFunction = keyof UserFunctions;
 export const USER_FUNCTIONS = Object.keys({
   create_booking: 1, cancel_booking: 1, get_booking: 1, list_bookings: 1, set_lot_availability: 1, lot_availability: 1,
   list_notifications: 1, mark_notification_read: 1, mark_all_notifications_read: 1, read_stream: 1, booking_activity: 1,
-  admin_today: 1, log_announcement: 1,
+  admin_today: 1, log_announcement: 1, admin_scope: 1,
 } satisfies Record<UserFunction, 1>) as UserFunction[];
 
 /** Functions that return rows (a set) rather than one jsonb value. */

@@ -13,6 +13,8 @@ export interface DbOptions {
   queryTimeoutMs?: number;
   /** Path of the application role claim, passed to `public.is_admin()` in every transaction. */
   roleClaimPath: string[];
+  /** Path of the operator (org) claim, for `public.org_claim()`; default `app_metadata.org_id`. */
+  orgClaimPath?: string[] | undefined;
   logger: Logger;
   applicationName?: string;
   /** Connect and query timeout of the health checks' own connection (see `probe`). */
@@ -45,6 +47,7 @@ export class Db {
   /** Health checks' own connection, opened at the first check. */
   private probePool: pg.Pool | undefined;
   private readonly claimPath: string;
+  private readonly orgClaimPath: string;
   private closed = false;
 
   constructor(private readonly opts: DbOptions) {
@@ -58,6 +61,7 @@ export class Db {
       keepAlive: true,
     });
     this.claimPath = opts.roleClaimPath.join('.');
+    this.orgClaimPath = (opts.orgClaimPath ?? ['app_metadata', 'org_id']).join('.');
     // An idle client losing its connection (Postgres restart) must not crash the process.
     this.pool.on('error', (err) => opts.logger.warn({ err }, 'idle Postgres connection failed'));
   }
@@ -152,6 +156,7 @@ export class Db {
       `select set_config('role', '${ctx.role}', true), ` +
       `set_config('request.jwt.claims', ${client.escapeLiteral(ctx.claims)}, true), ` +
       `set_config('spotcast.role_claim_path', ${client.escapeLiteral(this.claimPath)}, true), ` +
+      `set_config('spotcast.org_claim_path', ${client.escapeLiteral(this.orgClaimPath)}, true), ` +
       `set_config('spotcast.node_id', ${client.escapeLiteral(this.opts.nodeId ?? '')}, true), ` +
       `set_config('statement_timeout', '${Math.trunc(ctx.statementTimeoutMs)}', true)`
     );

@@ -3,13 +3,13 @@ import type { Logger } from '../logger.js';
 
 interface SocketLike {
   id: string;
-  data: { principal: { userId: string; role: string }; connectedAt: number; ip?: string };
+  data: { principal: { userId: string; role: string; orgId?: string | null }; connectedAt: number; ip?: string };
   handshake: { address: string; headers: Record<string, string | string[] | undefined> };
 }
 
-interface ConnectRow { node_id: string; socket_id: string; user_id: string; app_role: string; ip: string; user_agent: string | null; connected_at: string }
+interface ConnectRow { node_id: string; socket_id: string; user_id: string; app_role: string; operator_id: string | null; ip: string; user_agent: string | null; connected_at: string }
 interface DisconnectRow { node_id: string; socket_id: string; disconnected_at: string; duration_ms: number; disconnect_reason: string }
-interface EventRow { occurred_at: string; node_id: string; socket_id: string; user_id: string; event: string; ok: boolean; error_code: string | null; duration_ms: number }
+interface EventRow { occurred_at: string; node_id: string; socket_id: string; user_id: string; operator_id: string | null; event: string; ok: boolean; error_code: string | null; duration_ms: number }
 
 export interface ActivityLogOptions {
   db: Db;
@@ -53,6 +53,7 @@ export class ActivityLog {
       socket_id: socket.id,
       user_id: socket.data.principal.userId,
       app_role: socket.data.principal.role,
+      operator_id: socket.data.principal.orgId ?? null,
       ip: socket.data.ip ?? socket.handshake.address,
       user_agent: typeof ua === 'string' ? ua.slice(0, 300) : null,
       connected_at: new Date(socket.data.connectedAt).toISOString(),
@@ -77,6 +78,7 @@ export class ActivityLog {
       node_id: this.opts.nodeId,
       socket_id: socket.id,
       user_id: socket.data.principal.userId,
+      operator_id: socket.data.principal.orgId ?? null,
       event,
       ok: errorCode === undefined,
       error_code: errorCode ?? null,
@@ -128,8 +130,8 @@ export class ActivityLog {
       await this.opts.db.asSystem(async (tx) => {
         if (connects.length) {
           await tx.query(
-            `insert into public.realtime_connection_log (node_id, socket_id, user_id, app_role, ip, user_agent, connected_at)
-             select * from jsonb_to_recordset($1::jsonb) as r(node_id text, socket_id text, user_id uuid, app_role text, ip text, user_agent text, connected_at timestamptz)
+            `insert into public.realtime_connection_log (node_id, socket_id, user_id, app_role, operator_id, ip, user_agent, connected_at)
+             select * from jsonb_to_recordset($1::jsonb) as r(node_id text, socket_id text, user_id uuid, app_role text, operator_id uuid, ip text, user_agent text, connected_at timestamptz)
              on conflict (node_id, socket_id) do nothing`,
             [JSON.stringify(connects)],
           );
@@ -145,8 +147,8 @@ export class ActivityLog {
         }
         if (events.length) {
           await tx.query(
-            `insert into public.realtime_event_log (occurred_at, node_id, socket_id, user_id, event, ok, error_code, duration_ms)
-             select * from jsonb_to_recordset($1::jsonb) as r(occurred_at timestamptz, node_id text, socket_id text, user_id uuid, event text, ok boolean, error_code text, duration_ms real)`,
+            `insert into public.realtime_event_log (occurred_at, node_id, socket_id, user_id, operator_id, event, ok, error_code, duration_ms)
+             select * from jsonb_to_recordset($1::jsonb) as r(occurred_at timestamptz, node_id text, socket_id text, user_id uuid, operator_id uuid, event text, ok boolean, error_code text, duration_ms real)`,
             [JSON.stringify(events)],
           );
         }

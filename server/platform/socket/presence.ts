@@ -5,6 +5,8 @@ export interface SocketSummary {
   socket_id: string;
   user_id: string;
   role: string;
+  /** The operator its token names (org claim), or null. */
+  org_id: string | null;
   node_id: string;
   connected_at: string;
   rooms: string[];
@@ -53,11 +55,12 @@ export async function fetchClusterSockets(io: IoServer, room: string | undefined
   }
 }
 
-function summary(s: { id: string; data: { principal: { userId: string; role: string }; nodeId: string; connectedAt: number }; rooms: Set<string> }): SocketSummary {
+function summary(s: { id: string; data: { principal: { userId: string; role: string; orgId: string | null }; nodeId: string; connectedAt: number }; rooms: Set<string> }): SocketSummary {
   return {
     socket_id: s.id,
     user_id: s.data.principal.userId,
     role: s.data.principal.role,
+    org_id: s.data.principal.orgId,
     node_id: s.data.nodeId,
     connected_at: new Date(s.data.connectedAt).toISOString(),
     rooms: [...s.rooms].filter((r) => r !== s.id),
