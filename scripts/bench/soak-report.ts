@@ -38,7 +38,8 @@ export function renderSoak(r: SoakResults, run: SoakRun): string {
     '',
     `- Heap after warm-up (${r.warmupMinutes} min): ${num(Math.min(...heaps))}–${num(Math.max(...heaps))} MiB, ` +
       `least-squares trend **${num(r.heapSlopeMiBPer10Min, 2)} MiB per 10 minutes**.`,
-    `- Events delivered: ${r.delivered}; **lost: ${r.lost}** (events up to each stream's final head a client never got); ` +
+    `- Events delivered: ${r.delivered}; **lost: ${r.lost}** (events up to each stream's final head a client never got; ` +
+      `${r.lostUnsubscribed} of them by clients whose last resume was refused five times); ` +
       `duplicates (dropped by seq): ${r.duplicates}; out of order (a live event before the replay that precedes it, ` +
       `after a resume): ${r.outOfOrder}; snapshots instead of a replay: ${r.snapshots}.`,
     `- Refusals and errors: ${errors.length ? errors.join(', ') : 'none'}.`,

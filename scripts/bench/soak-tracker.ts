@@ -22,6 +22,8 @@ export class SoakTracker {
   duplicates = 0;
   outOfOrder = 0;
   snapshots = 0;
+  /** A subscribe of its last resume was refused for good: until it resumes again, it misses events. */
+  unsubscribed = false;
   readonly errors: Record<string, number> = {};
   private readonly streams = new Map<string, Stream>();
 

@@ -41,6 +41,8 @@ export interface SoakResults {
   snapshots: number;
   /** Events up to their stream's head at the end that a client never got. */
   lost: number;
+  /** Of those, the ones of clients left out of a room by a subscribe refused five times (or a drop during it). */
+  lostUnsubscribed: number;
   errors: Record<string, number>;
 }
 
@@ -74,12 +76,23 @@ async function emitAck(socket: Socket, event: string, payload: unknown): Promise
   return (await socket.timeout(30_000).emitWithAck(event, payload).catch((e: unknown) => ({ ok: false, error: { code: String(e) } }))) as never;
 }
 
-/** Subscribes a client to its rooms, resuming each from what it holds. */
+/**
+ * Subscribes a client to its rooms, resuming each from what it holds. A refused subscribe is
+ * tried again a second later, as a client would (the resume asks for everything since upTo again).
+ */
 async function subscribeAll(c: Client, resume: boolean): Promise<void> {
   for (const room of c.rooms) {
-    const last = c.tracker.lastSeq(room);
-    const answer = await emitAck(c.socket, 'subscribe', resume && last !== undefined ? { room, last_seq: last } : { room });
-    if (!answer.ok) c.tracker.error(`subscribe ${answer.error?.code}`);
+    for (let attempt = 1; ; attempt++) {
+      const last = c.tracker.lastSeq(room);
+      const answer = await emitAck(c.socket, 'subscribe', resume && last !== undefined ? { room, last_seq: last } : { room });
+      if (answer.ok) break;
+      c.tracker.error(`subscribe ${answer.error?.code}`);
+      if (attempt === 5 || !c.socket.connected) {
+        c.tracker.unsubscribed = true;
+        break;
+      }
+      await sleep(1000);
+    }
   }
 }
 
@@ -199,6 +212,7 @@ export async function soakScenario(ctx: BenchContext, o: Options): Promise<SoakR
   await sleep(5000);
   const finalHeads = await streamHeads(ctx);
   const lost = clients.reduce((n, c) => n + c.tracker.lost(finalHeads), 0);
+  const lostUnsubscribed = clients.filter((c) => c.tracker.unsubscribed).reduce((n, c) => n + c.tracker.lost(finalHeads), 0);
   for (const c of clients) for (const [k, v] of Object.entries(c.tracker.errors)) errors[k] = (errors[k] ?? 0) + v;
   for (const c of [...clients.map((x) => x.socket), admin, ...bookers]) c.disconnect();
 
@@ -215,6 +229,7 @@ export async function soakScenario(ctx: BenchContext, o: Options): Promise<SoakR
     outOfOrder: clients.reduce((n, c) => n + c.tracker.outOfOrder, 0),
     snapshots: clients.reduce((n, c) => n + c.tracker.snapshots, 0),
     lost,
+    lostUnsubscribed,
     errors,
   };
 }
