@@ -191,3 +191,69 @@ describe('booking history', () => {
     ]);
   });
 });
+
+describe('availability of a lot at a past instant', () => {
+  // Default holds (15 min): nothing in this timeline changes by itself between its steps.
+  const server = useTestServer();
+  const adminId = newUserId();
+  const admin = () => server().token(adminId, 'admin');
+  const FIELDS = ['total_spaces', 'out_of_service', 'occupied_unbooked', 'is_open', 'held', 'available_spaces'] as const;
+  const pick = (a: Record<string, unknown>) => Object.fromEntries(FIELDS.map((f) => [f, a[f]]));
+
+  /** The database's clock now (microseconds), and the lot's live availability at it. */
+  async function observe(lot: string) {
+    const { rows } = await server().db.asSystem((tx) =>
+      tx.query<{ t: string }>(`select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as t`),
+    );
+    const live = await request(server(), 'GET', `/realtime/parking-availability?parking_lot_id=${lot}`, { token: admin() });
+    return { at: rows[0]!.t, live: pick(live.body.data.lots[0]) };
+  }
+  const pastAt = (lot: string, at: string, token = admin()) =>
+    request(server(), 'GET', `/admin/parking-lots/${lot}/availability?at=${encodeURIComponent(at)}`, { token });
+
+  it('equals, at every instant of a scripted timeline, what the lot showed live then', async () => {
+    const lot = await createLot(server().db, { total: 5 });
+    const elsewhere = await createLot(server().db, { total: 5 });
+    const driver = newUserId();
+    const token = server().token(driver);
+    const seen = [await observe(lot)];
+    const bookNow = await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot, duration_minutes: 60 } });
+    seen.push(await observe(lot));
+    await request(server(), 'POST', '/bookings', { token, body: { parking_lot_id: lot, starts_at: inSeconds(1800), duration_minutes: 60 } });
+    seen.push(await observe(lot));
+    await request(server(), 'PUT', `/realtime/parking-lots/${lot}/availability`, { token: admin(), body: { out_of_service: 1, available_spaces: 2 } });
+    seen.push(await observe(lot));
+    await request(server(), 'POST', `/bookings/${bookNow.body.data.booking.id}/cancel`, { token });
+    seen.push(await observe(lot));
+    const direct1 = await direct(null, async (c) =>
+      (await c.query(`insert into public.bookings (user_id, parking_lot_id, starts_at, ends_at, amount_cents)
+                      values ($1, $2, now() - interval '1 minute', now() + interval '1 hour', 0) returning id`, [driver, lot])).rows[0].id,
+    );
+    seen.push(await observe(lot));
+    await direct(null, (c) => c.query('update public.parking_lots set total_spaces = 8 where id = $1', [lot]));
+    seen.push(await observe(lot));
+    await direct(null, (c) => c.query('update public.bookings set parking_lot_id = $2 where id = $1', [direct1, elsewhere]));
+    seen.push(await observe(lot));
+
+    // The timeline did move: held 0 → 1 → 1 → 1 → 0 → 1 → 1 → 0, capacity 5 → 4 (+1 physically taken) → 8.
+    assert.deepEqual(seen.map((s) => s.live.held), [0, 1, 1, 1, 0, 1, 1, 0]);
+    assert.deepEqual(seen.map((s) => s.live.available_spaces), [5, 4, 4, 2, 3, 2, 5, 6]);
+    for (const [i, s] of seen.entries()) {
+      const res = await pastAt(lot, s.at);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(pick(res.body.data), s.live, `step ${i} at ${s.at}`);
+      assert.equal(res.body.data.at !== undefined, true);
+    }
+  });
+
+  it('is for admins, refuses a future instant or one before the lot existed, and names no unknown lot', async () => {
+    const lot = await createLot(server().db, { total: 5 });
+    const now = new Date().toISOString();
+    assert.equal((await pastAt(lot, now, server().token(newUserId()))).status, 403);
+    assert.equal((await pastAt(lot, inSeconds(3600))).body.error.code, 'VALIDATION_ERROR');
+    assert.equal((await pastAt(lot, '2020-01-01T00:00:00Z')).body.error.code, 'VALIDATION_ERROR');
+    assert.equal((await pastAt(lot, 'yesterday')).status, 400);
+    assert.equal((await pastAt(randomUUID(), now)).status, 404);
+    assert.equal((await pastAt('P3', now)).status, 404);
+  });
+});
