@@ -16,9 +16,11 @@ import { testEnv } from './helpers/global-setup.js';
 /** What `authenticated` may read, and of whose rows (RLS decides the rows, grants the columns). */
 const EXPOSED: Record<string, string> = {
   admin_audit_log: 'admins only',
+  booking_history: 'own bookings\' changes (who changed them: like booking_updated on the own stream)',
   bookings: 'own rows',
   event_log: 'lot streams, own stream (no actor, no origin)',
   notifications: 'own rows',
+  parking_lot_history: 'admins only',
   parking_lots: 'every row: public lot data',
   payment_webhook_events: 'admins only',
   payments: 'own rows',

@@ -1,9 +1,8 @@
 /**
  * History and rebuild: a booking's permanent history, a lot's availability at a past instant, and
- * the admin rebuild of what spotcast derives from the bookings. Types and schemas together (zod
- * only), as the rest of the contract.
+ * the admin rebuild of what spotcast derives from the bookings. Plain types only (the client
+ * package ships them); their input schemas are in schemas.ts.
  */
-import { z } from 'zod';
 import type { ActorRole } from './payloads.js';
 import type { BookingStatus } from './statuses.js';
 
@@ -76,16 +75,3 @@ export interface RebuildRequest {
   parking_lot_id?: string | null | undefined;
   repair?: boolean | undefined;
 }
-
-export const pastAvailabilityQuerySchema = z.object({
-  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' }),
-});
-
-export const rebuildSchema = z
-  .object({
-    parking_lot_id: z.uuid({ message: 'must be a uuid' }).nullish(),
-    repair: z.boolean().optional(),
-  })
-  .optional()
-  .transform((v) => v ?? {});
-export type RebuildInput = z.infer<typeof rebuildSchema>;
