@@ -251,6 +251,7 @@ grant execute on function public.lot_availability_at(uuid, timestamptz) to authe
 
 -- What spotcast derives from the bookings and keeps, one checker per item: a function
 -- (p_lot_id uuid, p_repair boolean) returns jsonb `{ "drift": [ { "parking_lot_id", … } ] }`
+-- (or `differing` for `drift`)
 -- that recomputes the item (of one lot, or all when null), reports each row that differs and,
 -- with p_repair, fixes it. rebuild_derived_state calls them in `position` order. A new derived
 -- structure joins the rebuild with one row here, e.g. from its own migration:
@@ -401,7 +402,10 @@ begin
   perform 1 from public.parking_lots l where p_lot_id is null or l.id = p_lot_id order by l.id for update;
   for it in select * from public.derived_state_items i order by i.position, i.item loop
     execute format('select %s($1, $2)', it.checker::oid::regproc) into r using p_lot_id, coalesce(p_repair, false);
-    r := case when jsonb_typeof(r->'drift') = 'array' then r else jsonb_build_object('drift', '[]'::jsonb, 'result', r) end;
+    -- `differing` is accepted for `drift` (capacity_index_drift's name for it, migrations/015).
+    r := case when jsonb_typeof(r->'drift') = 'array' then r
+              when jsonb_typeof(r->'differing') = 'array' then (r - 'differing') || jsonb_build_object('drift', r->'differing')
+              else jsonb_build_object('drift', '[]'::jsonb, 'result', r) end;
     v_items := v_items || jsonb_build_array(jsonb_build_object('item', it.item, 'drift_count', jsonb_array_length(r->'drift')) || r);
     v_all := v_all || (select coalesce(jsonb_agg(d || jsonb_build_object('item', it.item)), '[]'::jsonb) from jsonb_array_elements(r->'drift') d);
   end loop;
