@@ -5,6 +5,7 @@ import type { Adapter } from 'socket.io-adapter';
 import type { Config } from './config.js';
 import { createAdminFeature } from './features/admin/index.js';
 import { createBookingsFeature } from './features/bookings/index.js';
+import { createHistoryFeature } from './features/history/index.js';
 import type { BookingJobs } from './features/bookings/jobs.js';
 import { demoPayRoutes } from './features/demo/pay.js';
 import { demoRoutes } from './features/demo/routes.js';
@@ -174,6 +175,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   });
   const parking = createParkingFeature({ calls, dispatcher });
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
+  const history = createHistoryFeature({ calls, dispatcher });
   const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
   const notifications = createNotificationsFeature({ calls });
   const replayer = createReplayer({
@@ -223,7 +225,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   });
 
   // The session first: a socket is greeted before any other feature answers it.
-  handleConnections(io, ioOptions, [session.socket, subscriptions.socket, parking.socket, bookings.socket, admin.socket]);
+  handleConnections(io, ioOptions, [session.socket, subscriptions.socket, parking.socket, bookings.socket, admin.socket, history.socket]);
 
   const http = createHttpApp({
     verifier,
@@ -241,7 +243,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
     rawBody: { '/payments': payments.routes },
     authenticated: {
       '/realtime': [parking.routes, session.routes, admin.routes],
-      '/bookings': [bookings.routes],
+      '/bookings': [bookings.routes, history.bookingRoutes],
+      '/admin': [history.adminRoutes],
       '/notifications': [notifications.routes],
       ...(deps.demoTokens && config.env !== 'production' ? { '/demo': [demoPayRoutes({ bookings: bookings.service, webhookSecret: config.payments.webhookSecret })] } : {}),
     },

@@ -16,10 +16,12 @@ import { testEnv } from './helpers/global-setup.js';
 /** What `authenticated` may read, and of whose rows (RLS decides the rows, grants the columns). */
 const EXPOSED: Record<string, string> = {
   admin_audit_log: 'admins only',
+  booking_history: 'own bookings\' changes (who changed them: like booking_updated on the own stream)',
   bookings: 'own rows',
   event_log: 'lot streams, own stream (no actor, no origin)',
   notifications: 'own rows',
   operators: 'the platform admin all; anyone else only the operator of their org claim',
+  parking_lot_history: 'admins only',
   parking_lots: 'every row: public lot data',
   payment_webhook_events: 'admins only',
   payments: 'own rows',

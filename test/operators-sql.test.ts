@@ -124,6 +124,23 @@ describe('operators in SQL, as authenticated (the supabase-js path)', function (
     await assert.rejects(direct(userClaims(driver), (c) => c.query('select public.admin_scope()')), forbidden);
   });
 
+  it("history (013): A's admin reads the history and past availability of A's lots only, and rebuilds only them", async () => {
+    const past = new Date(Date.now() - 1000).toISOString();
+    assert.ok((await one(adminA, 'select public.booking_history($1) as r', [inA]))[0].r.length > 0);
+    await assert.rejects(direct(adminA, (c) => c.query('select public.booking_history($1)', [inB])), notFound);
+    assert.ok((await one(platform, 'select public.booking_history($1) as r', [inB]))[0].r.length > 0, 'the platform admin reads any');
+    assert.deepEqual(
+      (await one(adminA, 'select distinct booking_id from public.booking_history where booking_id = any($1)', [[inA, inB]])).map((r) => r.booking_id),
+      [inA],
+    );
+    assert.deepEqual(await one(adminA, 'select 1 from public.parking_lot_history where parking_lot_id = $1', [lotB]), []);
+    assert.ok((await one(adminA, 'select public.lot_availability_at($1, $2) as r', [lotA, past]))[0].r);
+    await assert.rejects(direct(adminA, (c) => c.query('select public.lot_availability_at($1, $2)', [lotB, past])), forbidden);
+    assert.equal((await one(adminA, 'select public.rebuild_derived_state($1, false) as r', [lotA]))[0].r.parking_lot_id, lotA);
+    await assert.rejects(direct(adminA, (c) => c.query('select public.rebuild_derived_state($1, true)', [lotB])), forbidden);
+    await assert.rejects(direct(adminA, (c) => c.query('select public.rebuild_derived_state(null, true)')), forbidden);
+  });
+
   it('the org claim path is configurable (JWT_ORG_CLAIM, stored like the role claim) and only the service may set it', async () => {
     const client = new pg.Client({ connectionString: testEnv().databaseUrl });
     await client.connect();

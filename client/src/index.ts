@@ -21,3 +21,12 @@ export { BOOKING_STATUSES, PAYMENT_STATUSES, type BookingStatus, type PaymentSta
 export type { Ack, AckResponse, ClientError, ErrorCode, ErrorPayload } from '../../server/contract/errors.js';
 export type * from '../../server/contract/events.js';
 export type * from '../../server/contract/payloads.js';
+export type {
+  BookingHistoryEntry,
+  BookingHistoryReply,
+  DriftRow,
+  LotAvailabilityAt,
+  RebuildItemReport,
+  RebuildReport,
+  RebuildRequest,
+} from '../../server/contract/history.js';

@@ -1,6 +1,7 @@
 // spotcast live board: sign-in, and the views wired to @spotcast/client (the same package a React
 // app installs: it keeps the token fresh, resumes the rooms after a reconnect, drops duplicates).
 import { hideAdmin, initAdmin, noteBookingEvent, showStats, startAdmin, stopAdmin } from './admin.js';
+import { clearHistory, initHistory } from './history.js';
 import { clearBoard, showLots } from './board.js';
 import { clearBookings, initBookings, offerPay, showBookings } from './bookings.js';
 import { addToFeed, clearFeed } from './feed.js';
@@ -65,6 +66,7 @@ const session = {
 function resetSession() {
   stopAdmin();
   hideAdmin();
+  clearHistory();
   for (const fn of undo.splice(0)) fn();
   client?.close();
   client = undefined;
@@ -235,6 +237,7 @@ async function boot() {
   wireSignIn();
   initBookings(session);
   initAdmin(session);
+  initHistory(session);
 
   demoTokens = await fetchDemoTokens();
   show($('demo-logins'), Boolean(demoTokens));

@@ -3,6 +3,7 @@
  * Plain types only (no zod): the client package ships them to browsers.
  */
 import type { Ack, ErrorPayload } from './errors.js';
+import type { BookingHistoryReply } from './history.js';
 import type {
   AnnouncementPayload,
   AnnouncementRequest,
@@ -55,6 +56,7 @@ export interface ClientToServerEvents {
   create_booking: (payload: CreateBookingPayload, ack?: Ack<CreateBookingReply>) => void;
   cancel_booking: (payload: CancelBookingPayload, ack?: Ack<BookingReply>) => void;
   get_booking_status: (payload: BookingRefPayload, ack?: Ack<BookingReply>) => void;
+  get_booking_history: (payload: BookingRefPayload, ack?: Ack<BookingHistoryReply>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -72,6 +74,7 @@ export interface ServerToClientEvents {
   booking_created: (payload: CreateBookingReply) => void;
   booking_cancelled: (payload: BookingReply) => void;
   booking_status: (payload: BookingReply) => void;
+  booking_history: (payload: BookingHistoryReply) => void;
   notification: (payload: NotificationPayload) => void;
   system_announcement: (payload: AnnouncementPayload) => void;
   live_stats: (payload: LiveStatsPayload) => void;
@@ -101,6 +104,7 @@ export const CLIENT_EVENTS = {
   create_booking: 'booking_created',
   cancel_booking: 'booking_cancelled',
   get_booking_status: 'booking_status',
+  get_booking_history: 'booking_history',
 } as const satisfies Record<ClientEventName, ServerEventName | null>;
 
 /**

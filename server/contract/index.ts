@@ -9,3 +9,4 @@ export * from './payloads.js';
 export * from './rooms.js';
 export * from './schemas.js';
 export * from './statuses.js';
+export * from './history.js';

@@ -15,6 +15,7 @@ import type {
   SetAvailabilityPayload,
   SubscribePayload,
 } from './payloads.js';
+import type { RebuildRequest } from './history.js';
 import { ANNOUNCEMENT_TYPES, BOOKING_STATUSES } from './statuses.js';
 
 const uuid = z.uuid({ message: 'must be a uuid' });
@@ -126,6 +127,16 @@ export const listBookingsQuerySchema = z.object({
 });
 export const idempotencyHeaderSchema = z.string().trim().min(1).max(200).optional();
 
+// ---- history and rebuild (history.ts) --------------------------------------------------------
+
+export const pastAvailabilityQuerySchema = z.object({ at: isoDate });
+
+export const rebuildSchema = z
+  .object({ parking_lot_id: uuid.nullish(), repair: z.boolean().optional() })
+  .optional()
+  .transform((v) => v ?? {});
+export type RebuildInput = z.infer<typeof rebuildSchema>;
+
 // ---- notifications ---------------------------------------------------------------------------
 
 export const listNotificationsQuerySchema = z.object({
@@ -159,4 +170,5 @@ type PayloadTypesMatchSchemas = [
   Tie<Same<z.input<typeof createBookingSchema>, CreateBookingPayload>>,
   Tie<Same<z.input<typeof bookingRefSchema>, BookingRefPayload>>,
   Tie<Same<z.input<typeof cancelBookingSchema>, CancelBookingPayload>>,
+  Tie<Same<Exclude<z.input<typeof rebuildSchema>, undefined>, RebuildRequest>>,
 ];

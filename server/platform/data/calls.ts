@@ -21,6 +21,9 @@ export interface UserFunctions {
   admin_today: Record<string, never>;
   log_announcement: { p_room: string; p_details: Record<string, unknown> };
   admin_scope: Record<string, never>;
+  booking_history: { p_booking_id: string };
+  lot_availability_at: { p_lot_id: string; p_at: string };
+  rebuild_derived_state: { p_lot_id: string | null; p_repair: boolean };
 }
 export type UserFunction = keyof UserFunctions;
 
@@ -28,7 +31,7 @@ export type UserFunction = keyof UserFunctions;
 export const USER_FUNCTIONS = Object.keys({
   create_booking: 1, cancel_booking: 1, get_booking: 1, list_bookings: 1, set_lot_availability: 1, lot_availability: 1,
   list_notifications: 1, mark_notification_read: 1, mark_all_notifications_read: 1, read_stream: 1, booking_activity: 1,
-  admin_today: 1, log_announcement: 1, admin_scope: 1,
+  admin_today: 1, log_announcement: 1, admin_scope: 1, booking_history: 1, lot_availability_at: 1, rebuild_derived_state: 1,
 } satisfies Record<UserFunction, 1>) as UserFunction[];
 
 /** Functions that return rows (a set) rather than one jsonb value. */
