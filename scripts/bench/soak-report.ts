@@ -39,7 +39,7 @@ export function renderSoak(r: SoakResults, run: SoakRun): string {
     `- Heap after warm-up (${r.warmupMinutes} min): ${num(Math.min(...heaps))}–${num(Math.max(...heaps))} MiB, ` +
       `least-squares trend **${num(r.heapSlopeMiBPer10Min, 2)} MiB per 10 minutes**.`,
     `- Events delivered: ${r.delivered}; **lost: ${r.lost}** (events up to each stream's final head a client never got; ` +
-      `${r.lostUnsubscribed} of them by clients whose last resume was refused five times); ` +
+      `${r.lostUnsubscribed} of them by clients left out of a room at the end: a resume refused five times, or dropped and not yet back); ` +
       `duplicates (dropped by seq): ${r.duplicates}; out of order (a live event before the replay that precedes it, ` +
       `after a resume): ${r.outOfOrder}; snapshots instead of a replay: ${r.snapshots}.`,
     `- Refusals and errors: ${errors.length ? errors.join(', ') : 'none'}.`,

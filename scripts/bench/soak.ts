@@ -56,6 +56,7 @@ interface Client {
   rooms: string[];
   tracker: SoakTracker;
   token: string;
+  dropped?: boolean;
 }
 
 function tokenFor(role: 'user' | 'admin'): string {
@@ -100,9 +101,17 @@ function listen(c: Client): void {
   const onEvent = (p: Delivered) => c.tracker.deliver(p);
   c.socket.on('parking_updated', onEvent);
   c.socket.on('room_snapshot', (p: { room: string; seq: number }) => c.tracker.snapshot(p.room, p.seq));
+  // Dropped by the server or the network (not by us): the soak's loop resumes it, as
+  // socket.io-client's own reconnection would.
+  c.socket.on('disconnect', (reason) => {
+    if (reason === 'io client disconnect') return;
+    c.tracker.error(`dropped: ${reason}`);
+    c.dropped = true;
+  });
 }
 
 async function reconnect(url: string, c: Client): Promise<void> {
+  c.dropped = false;
   c.socket.disconnect();
   await sleep(Math.random() * 2000);
   c.socket = await connected(url, c.token);
@@ -166,8 +175,9 @@ export async function soakScenario(ctx: BenchContext, o: Options): Promise<SoakR
   loops.push((async () => {
     while (running) {
       const n = Math.max(1, Math.round(resumable.length * RECONNECT_SHARE_PER_S));
+      const again = resumable.filter((c) => c.dropped);
       await Promise.all(
-        pickSome(resumable, n).map((c) =>
+        [...new Set([...again, ...pickSome(resumable, n)])].map((c) =>
           reconnect(server.url, c).then(
             () => void counters.reconnects++,
             (err: unknown) => fail(`reconnect ${(err as Error).message}`),
@@ -212,6 +222,7 @@ export async function soakScenario(ctx: BenchContext, o: Options): Promise<SoakR
   await sleep(5000);
   const finalHeads = await streamHeads(ctx);
   const lost = clients.reduce((n, c) => n + c.tracker.lost(finalHeads), 0);
+  for (const c of clients) if (c.dropped) c.tracker.unsubscribed = true;
   const lostUnsubscribed = clients.filter((c) => c.tracker.unsubscribed).reduce((n, c) => n + c.tracker.lost(finalHeads), 0);
   for (const c of clients) for (const [k, v] of Object.entries(c.tracker.errors)) errors[k] = (errors[k] ?? 0) + v;
   for (const c of [...clients.map((x) => x.socket), admin, ...bookers]) c.disconnect();
