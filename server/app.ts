@@ -13,6 +13,7 @@ import { createParkingFeature } from './features/parking/index.js';
 import { createPaymentsFeature } from './features/payments/index.js';
 import { createSessionFeature } from './features/session/index.js';
 import { createSubscriptionsFeature } from './features/subscriptions/index.js';
+import { createWaitlistFeature } from './features/waitlist/index.js';
 import { createBroadcaster } from './outbox/broadcaster.js';
 import { EventDispatcher } from './outbox/dispatcher.js';
 import { createReplayer } from './outbox/replay.js';
@@ -173,6 +174,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       .finally(() => relay.wake());
   });
   const parking = createParkingFeature({ calls, dispatcher });
+  const waitlist = createWaitlistFeature({ db, calls, limits, afterCommit: bookings.afterCommit });
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
   const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
   const notifications = createNotificationsFeature({ calls });
@@ -223,7 +225,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   });
 
   // The session first: a socket is greeted before any other feature answers it.
-  handleConnections(io, ioOptions, [session.socket, subscriptions.socket, parking.socket, bookings.socket, admin.socket]);
+  handleConnections(io, ioOptions, [session.socket, subscriptions.socket, parking.socket, bookings.socket, waitlist.socket, admin.socket]);
 
   const http = createHttpApp({
     verifier,
@@ -243,6 +245,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       '/realtime': [parking.routes, session.routes, admin.routes],
       '/bookings': [bookings.routes],
       '/notifications': [notifications.routes],
+      '/waitlist': [waitlist.routes],
+      '/admin/waitlist': [waitlist.adminRoutes],
       ...(deps.demoTokens && config.env !== 'production' ? { '/demo': [demoPayRoutes({ bookings: bookings.service, webhookSecret: config.payments.webhookSecret })] } : {}),
     },
   });
@@ -271,6 +275,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       // is_admin() reads this path when supabase-js calls the functions (no per-transaction setting there).
       await db.statementAsSystem('select public.configure_role_claim($1)', [config.jwt.roleClaimPath.join('.')]);
       await bookings.jobs.configure(config.bookings);
+      await waitlist.configure(config.waitlist.offerSeconds);
       await scheduler.start(jobHandlers);
       periodic.start(jobHandlers);
       sweeper.start();

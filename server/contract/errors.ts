@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'SPACES_HELD',
   'IDEMPOTENCY_KEY_REUSED',
   'TOO_MANY_HOLDS',
+  /** join_waitlist for a window that has space: book it instead. */
+  'SPACE_AVAILABLE',
   'UNKNOWN_EVENT',
   'RATE_LIMITED',
   'PAYLOAD_TOO_LARGE',

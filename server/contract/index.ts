@@ -9,3 +9,5 @@ export * from './payloads.js';
 export * from './rooms.js';
 export * from './schemas.js';
 export * from './statuses.js';
+export * from './waitlist.js';
+export * from './waitlist-schemas.js';

@@ -20,6 +20,11 @@ export interface UserFunctions {
   booking_activity: { p_limit: number };
   admin_today: Record<string, never>;
   log_announcement: { p_room: string; p_details: Record<string, unknown> };
+  join_waitlist: { p_lot_id: string; p_starts_at: string | null; p_ends_at: string | null; p_duration_minutes: number | null };
+  leave_waitlist: { p_entry_id: string };
+  list_waitlist: { p_status: string | null; p_limit: number };
+  admin_waitlist: { p_lot_id: string };
+  set_waitlist_priority: { p_entry_id: string; p_priority: number };
 }
 export type UserFunction = keyof UserFunctions;
 
@@ -27,7 +32,7 @@ export type UserFunction = keyof UserFunctions;
 export const USER_FUNCTIONS = Object.keys({
   create_booking: 1, cancel_booking: 1, get_booking: 1, list_bookings: 1, set_lot_availability: 1, lot_availability: 1,
   list_notifications: 1, mark_notification_read: 1, mark_all_notifications_read: 1, read_stream: 1, booking_activity: 1,
-  admin_today: 1, log_announcement: 1,
+  admin_today: 1, log_announcement: 1, join_waitlist: 1, leave_waitlist: 1, list_waitlist: 1, admin_waitlist: 1, set_waitlist_priority: 1,
 } satisfies Record<UserFunction, 1>) as UserFunction[];
 
 /** Functions that return rows (a set) rather than one jsonb value. */
