@@ -311,6 +311,7 @@ declare
   v_starts timestamptz;
   v_ends timestamptz;
   settings public.booking_settings;
+  events jsonb;
 begin
   if v_uid is null then
     raise exception 'No user in the request claims' using errcode = '42501', hint = 'FORBIDDEN';
@@ -354,8 +355,10 @@ begin
   end if;
   insert into public.waitlist_entries (user_id, parking_lot_id, starts_at, ends_at)
   values (v_uid, p_lot_id, v_starts, v_ends) returning * into e;
-  return jsonb_build_object('replayed', false, 'events', public.waitlist_reposition(p_lot_id, array[e.id], v_uid),
-    'entry', (select public.waitlist_entry_json(w) from public.waitlist_entries w where w.id = e.id));
+  -- Its own statement: the entry read after it sees the position it wrote.
+  events := public.waitlist_reposition(p_lot_id, array[e.id], v_uid);
+  select * into e from public.waitlist_entries w where w.id = e.id;
+  return jsonb_build_object('entry', public.waitlist_entry_json(e), 'replayed', false, 'events', events);
 end
 $$;
 
@@ -402,6 +405,7 @@ set search_path = ''
 as $$
 declare
   e public.waitlist_entries;
+  events jsonb;
 begin
   if not public.is_admin() then
     raise exception 'Only admins can set a waitlist priority' using errcode = '42501', hint = 'FORBIDDEN';
@@ -422,8 +426,9 @@ begin
   insert into public.admin_audit_log (actor_id, action, target_type, target_id, details)
   values (auth.uid(), 'set_waitlist_priority', 'waitlist_entry', p_entry_id::text,
           jsonb_build_object('before', e.priority, 'after', p_priority));
-  return jsonb_build_object('events', public.waitlist_reposition(e.parking_lot_id, array[e.id], auth.uid()),
-    'entry', (select public.waitlist_entry_json(w) from public.waitlist_entries w where w.id = p_entry_id));
+  events := public.waitlist_reposition(e.parking_lot_id, array[e.id], auth.uid());
+  select * into e from public.waitlist_entries w where w.id = p_entry_id;
+  return jsonb_build_object('entry', public.waitlist_entry_json(e), 'events', events);
 end
 $$;
 
