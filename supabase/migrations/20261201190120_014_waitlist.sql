@@ -152,6 +152,8 @@ declare
   changed uuid[] := coalesce(p_changed, '{}');
   events jsonb := '[]'::jsonb;
   v_offer integer := (select s.offer_seconds from public.waitlist_settings s);
+  full_from timestamptz[] := '{}';
+  full_to timestamptz[] := '{}';
 begin
   select * into lot from public.parking_lots l where l.id = p_lot_id for update;
   if not found then return events; end if;
@@ -166,7 +168,15 @@ begin
       select * from public.waitlist_entries w where w.parking_lot_id = p_lot_id and w.status = 'waiting'
        order by w.priority desc, w.arrival
     loop
-      if public.lot_peak_holds(p_lot_id, e.starts_at, e.ends_at) < public.lot_capacity(lot) then
+      -- A window containing one found full is full too (holds only grow in this pass): a queue
+      -- of the same few windows costs a few capacity checks, not one per waiter.
+      if exists (select 1 from unnest(full_from, full_to) f(a, z) where f.a >= e.starts_at and f.z <= e.ends_at) then
+        continue;
+      end if;
+      if public.lot_peak_holds(p_lot_id, e.starts_at, e.ends_at) >= public.lot_capacity(lot) then
+        full_from := full_from || e.starts_at;
+        full_to := full_to || e.ends_at;
+      else
         v_now := clock_timestamp();
         insert into public.bookings (user_id, parking_lot_id, starts_at, ends_at, status, hold_expires_at,
                                      amount_cents, created_at, updated_at)
