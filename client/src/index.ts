@@ -21,3 +21,5 @@ export { BOOKING_STATUSES, PAYMENT_STATUSES, type BookingStatus, type PaymentSta
 export type { Ack, AckResponse, ClientError, ErrorCode, ErrorPayload } from '../../server/contract/errors.js';
 export type * from '../../server/contract/events.js';
 export type * from '../../server/contract/payloads.js';
+export { WAITLIST_STATUSES, type WaitlistStatus } from '../../server/contract/waitlist.js';
+export type * from '../../server/contract/waitlist.js';
