@@ -1,6 +1,7 @@
 // spotcast live board: sign-in, and the views wired to @spotcast/client (the same package a React
 // app installs: it keeps the token fresh, resumes the rooms after a reconnect, drops duplicates).
 import { hideAdmin, initAdmin, noteBookingEvent, showStats, startAdmin, stopAdmin } from './admin.js';
+import { hideWaitlistAdmin, initWaitlistAdmin, noteWaitlistEvent, startWaitlistAdmin } from './waitlist-admin.js';
 import { clearBoard, showLots } from './board.js';
 import { clearBookings, initBookings, offerPay, showBookings } from './bookings.js';
 import { addToFeed, clearFeed } from './feed.js';
@@ -65,6 +66,7 @@ const session = {
 function resetSession() {
   stopAdmin();
   hideAdmin();
+  hideWaitlistAdmin();
   for (const fn of undo.splice(0)) fn();
   client?.close();
   client = undefined;
@@ -106,6 +108,7 @@ function connectWith(newToken, { implicit, role }) {
     }),
     c.payments.subscribe(showMine),
     c.on('booking_updated', noteBookingEvent),
+    c.on('waitlist_updated', noteWaitlistEvent),
     c.on('notification', (p) => addToFeed('notification', p)),
     c.on('system_announcement', (p) => addToFeed('announcement', p)),
     c.on('live_stats', showStats),
@@ -162,8 +165,13 @@ function onConnected(s) {
   localStorage.setItem(TOKEN_KEY, token);
   if (first) void loadNotifications();
   else toast('Reconnected', 'Back online; catching up on what changed.', 'success', 3000);
-  if (user.role === 'admin') startAdmin();
-  else hideAdmin();
+  if (user.role === 'admin') {
+    startAdmin();
+    startWaitlistAdmin();
+  } else {
+    hideAdmin();
+    hideWaitlistAdmin();
+  }
 }
 
 async function loadNotifications() {
@@ -235,6 +243,7 @@ async function boot() {
   wireSignIn();
   initBookings(session);
   initAdmin(session);
+  initWaitlistAdmin(session);
 
   demoTokens = await fetchDemoTokens();
   show($('demo-logins'), Boolean(demoTokens));
