@@ -22,7 +22,7 @@ const user = (sub: string, extra: Record<string, unknown> = {}) => ({ sub, role:
 /** What the API's callers may run: everything else in `public` is the server's (service_role). */
 // What callers run (the server's UserCalls, and supabase-js rpc), plus the helpers those functions'
 // callers and RLS policies evaluate as the caller.
-const CALLABLE_BY_USERS = [...USER_FUNCTIONS, 'booking_json', 'is_admin', 'lot_held_now'].sort();
+const CALLABLE_BY_USERS = [...USER_FUNCTIONS, 'booking_json', 'is_admin', 'lot_held_now', 'waitlist_entry_json'].sort();
 
 const functionsOf = (c: pg.Client) =>
   c
