@@ -198,6 +198,24 @@ describe('waitlist', function () {
     assert.equal((await call(sa, 'get_admin_waitlist', { parking_lot_id: lot })).error.code, 'FORBIDDEN');
   });
 
+  it('a booking cancelled outside spotcast (SQL, the dashboard) offers its space too, delivered by the relay', async () => {
+    const { lot, bookings } = await fullLot(1);
+    const waiter = await join(lot);
+    const { socket } = await connect(s().url, waiter.token);
+    const offered = nextEvent(socket, 'booking_updated', (p) => p.action === 'offered', 10_000);
+    const moved = nextEvent(socket, 'waitlist_updated', (p) => p.status === 'offered', 10_000);
+    await s().db.asSystem((tx) => tx.query("update public.bookings set status = 'cancelled' where id = $1", [bookings[0]!.id]));
+    const [o, m] = await Promise.all([offered, moved]);
+    assert.equal(o.booking.user_id, waiter.userId);
+    assert.equal(m.offer_booking_id, o.booking_id);
+    // Announced once: the offer's insert is not also reported as a direct edit.
+    const { rows } = await s().db.asSystem((tx) =>
+      tx.query("select payload->>'action' as action from public.event_log where stream = $1 and event = 'booking_updated' order by seq", [`user:${waiter.userId}`]),
+    );
+    assert.deepEqual(rows.map((r) => r.action), ['offered']);
+    assert.equal(await peak(lot, waiter.entry), 1);
+  });
+
   it('an admin ending an outage (fewer spaces out of service) offers the spaces it frees, in queue order', async () => {
     const lot = await createLot(s().db, { total: 3 });
     const adminToken = s().token(newUserId(), 'admin');
