@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { call, connect, newUserId, nextEvent, record } from './helpers/clients.js';
+import { closeClients, newClient } from './client/support.js';
 import { createLot, payBooking } from './helpers/fixtures.js';
 import { request } from './helpers/http.js';
 import { waitUntil } from './helpers/measure.js';
@@ -214,6 +215,31 @@ describe('waitlist', function () {
     );
     assert.deepEqual(rows.map((r) => r.action), ['offered']);
     assert.equal(await peak(lot, waiter.entry), 1);
+  });
+
+  it('@spotcast/client keeps the user\'s entries live in client.waitlist: joined, moved up, offered', async () => {
+    const { lot, bookings } = await fullLot(1);
+    const ahead = await join(lot);
+    const userId = newUserId();
+    const client = newClient(s().url, () => s().token(userId));
+    try {
+      client.connect();
+      await waitUntil(() => client.state.get().status === 'connected', 10_000, 'the client to connect');
+      const joined = await client.request('join_waitlist', { parking_lot_id: lot, ...window() });
+      assert.equal(joined.ok, true, JSON.stringify(joined));
+      const id = joined.ok ? joined.data.entry.id : '';
+      const mine = () => client.waitlist.get().get(id);
+      await waitUntil(() => mine()?.position === 2, 5000, 'position 2 in client.waitlist');
+      await request(s(), 'DELETE', `/waitlist/${ahead.entry.id}`, { token: ahead.token });
+      await waitUntil(() => mine()?.position === 1, 5000, 'position 1 after the one ahead left');
+      await request(s(), 'POST', `/bookings/${bookings[0]!.id}/cancel`, { token: bookings[0]!.token, body: {} });
+      await waitUntil(() => mine()?.status === 'offered', 5000, 'the offer in client.waitlist');
+      const offer = mine()!.offer_booking_id!;
+      await waitUntil(() => client.bookings.get().get(offer)?.status === 'pending', 5000, 'the offered hold among the client\'s bookings');
+      assert.deepEqual([...client.waitlist.get().keys()], [id], 'only the user\'s own entries');
+    } finally {
+      closeClients();
+    }
   });
 
   it('an admin ending an outage (fewer spaces out of service) offers the spaces it frees, in queue order', async () => {
