@@ -14,6 +14,7 @@ import { createParkingFeature } from './features/parking/index.js';
 import { createPaymentsFeature } from './features/payments/index.js';
 import { createSessionFeature } from './features/session/index.js';
 import { createSubscriptionsFeature } from './features/subscriptions/index.js';
+import { createWaitlistFeature } from './features/waitlist/index.js';
 import { createBroadcaster } from './outbox/broadcaster.js';
 import { EventDispatcher } from './outbox/dispatcher.js';
 import { createReplayer } from './outbox/replay.js';
@@ -174,6 +175,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       .finally(() => relay.wake());
   });
   const parking = createParkingFeature({ calls, dispatcher });
+  const waitlist = createWaitlistFeature({ db, calls, limits, afterCommit: bookings.afterCommit });
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
   const history = createHistoryFeature({ calls, dispatcher });
   const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
@@ -225,7 +227,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   });
 
   // The session first: a socket is greeted before any other feature answers it.
-  handleConnections(io, ioOptions, [session.socket, subscriptions.socket, parking.socket, bookings.socket, admin.socket, history.socket]);
+  handleConnections(io, ioOptions, [session.socket, subscriptions.socket, parking.socket, bookings.socket, waitlist.socket, admin.socket, history.socket]);
 
   const http = createHttpApp({
     verifier,
@@ -246,6 +248,8 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       '/bookings': [bookings.routes, history.bookingRoutes],
       '/admin': [history.adminRoutes],
       '/notifications': [notifications.routes],
+      '/waitlist': [waitlist.routes],
+      '/admin/waitlist': [waitlist.adminRoutes],
       ...(deps.demoTokens && config.env !== 'production' ? { '/demo': [demoPayRoutes({ bookings: bookings.service, webhookSecret: config.payments.webhookSecret })] } : {}),
     },
   });
@@ -275,6 +279,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
       await db.statementAsSystem('select public.configure_role_claim($1)', [config.jwt.roleClaimPath.join('.')]);
       await db.statementAsSystem('select public.configure_org_claim($1)', [(config.jwt.orgClaimPath ?? ['app_metadata', 'org_id']).join('.')]);
       await bookings.jobs.configure(config.bookings);
+      await waitlist.configure(config.waitlist.offerSeconds);
       await scheduler.start(jobHandlers);
       periodic.start(jobHandlers);
       sweeper.start();

@@ -80,6 +80,8 @@ const envSchema = z.object({
   TRUST_PROXY: z.string().regex(/^[\w.:/, -]{1,500}$/).default('loopback'),
 
   BOOKING_HOLD_SECONDS: int(900, 1, 86_400),
+  /** How long a waitlist offer's hold lasts before it passes to the next waiter. */
+  WAITLIST_OFFER_SECONDS: int(120, 1, 86_400),
   BOOKING_MAX_HOURS: int(24, 1, 24 * 31),
   BOOKING_MAX_PENDING_PER_USER: int(5, 1, 100_000),
   BOOKING_MAX_DAYS_AHEAD: int(90, 1, 3650),
@@ -161,6 +163,7 @@ export interface Config {
   jwt: JwtConfig;
   corsOrigins: string[] | '*';
   bookings: { holdSeconds: number; maxHours: number; maxPendingPerUser: number; maxDaysAhead: number };
+  waitlist: { offerSeconds: number };
   /** Express's `trust proxy`: which hops' X-Forwarded-For to believe for the client address. */
   trustProxy: string;
   payments: { webhookSecret?: string | undefined; toleranceSeconds: number };
@@ -230,6 +233,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxPendingPerUser: e.BOOKING_MAX_PENDING_PER_USER,
       maxDaysAhead: e.BOOKING_MAX_DAYS_AHEAD,
     },
+    waitlist: { offerSeconds: e.WAITLIST_OFFER_SECONDS },
     trustProxy: e.TRUST_PROXY,
     payments: { webhookSecret: e.PAYMENT_WEBHOOK_SECRET, toleranceSeconds: e.PAYMENT_WEBHOOK_TOLERANCE_SECONDS },
     outbox: { sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS, graceMs: e.OUTBOX_SWEEP_GRACE_MS, retentionHours: e.EVENT_LOG_RETENTION_HOURS, replayMaxEvents: e.REPLAY_MAX_EVENTS },

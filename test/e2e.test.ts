@@ -171,6 +171,32 @@ describe('browser: live board, bookings and admin console (e2e)', function () {
     await screenshot(b.page, 'board-announcement');
   });
 
+  it("the admin console's waitlist shows a full lot's queue live, and an admin's priority reorders it", async () => {
+    const a = await open();
+    await waitLive(a, 'user');
+    await a.page.click('#account-toggle');
+    await a.page.click('#demo-admin');
+    await waitLive(a, 'admin');
+    await a.page.selectOption('#waitlist-lot', lot.oldtown);
+    const join = async () => {
+      const token = server.token(randomUUID());
+      const res = await request(server, 'POST', '/waitlist', { token, body: { parking_lot_id: lot.oldtown, duration_minutes: 60 } });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.data.entry.id as string;
+    };
+    const first = await join();
+    const second = await join();
+    // Nobody reloads: the second join's waitlist_updated (admin room) refreshes the table.
+    const order = () => a.page.evaluate(() => [...document.querySelectorAll('#waitlist tr[data-entry]')].map((r: any) => r.dataset.entry));
+    await a.page.waitForFunction(() => document.querySelectorAll('#waitlist tr[data-entry]').length === 2, undefined, WAIT);
+    assert.deepEqual(await order(), [first, second]);
+    const row = a.page.locator(`#waitlist tr[data-entry="${second}"]`);
+    await row.locator('input').fill('3');
+    await row.locator('button').click();
+    await a.page.waitForFunction((id) => document.querySelector('#waitlist tr[data-entry]')?.dataset.entry === id, second, WAIT);
+    assert.deepEqual(await order(), [second, first]);
+  });
+
   it("a booking in page A drops page B's free count by one and shows in A's list as pending", async () => {
     const a = await open();
     await waitLive(a, 'user');

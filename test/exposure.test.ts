@@ -29,6 +29,7 @@ const EXPOSED: Record<string, string> = {
   realtime_daily_stats: 'aggregates of own rows',
   realtime_event_log: 'own rows',
   stream_sequences: 'lot streams, own stream',
+  waitlist_entries: 'own rows (admins: all)',
 };
 
 describe('what a signed-in user can read of others (Data API exposure)', function () {
@@ -57,6 +58,7 @@ describe('what a signed-in user can read of others (Data API exposure)', functio
         [randomUUID(), other],
       );
       await c.query(`insert into public.realtime_event_log (occurred_at, node_id, user_id, event, ok) values (now(), 'n', $1, 'subscribe', true)`, [other]);
+      await c.query(`insert into public.waitlist_entries (user_id, parking_lot_id, starts_at, ends_at) values ($1, $2, now() + interval '1 hour', now() + interval '2 hours')`, [other, lot]);
     });
     await direct(adminClaims(admin), (c) => c.query('select public.set_lot_availability($1, 5)', [lot]));
   });

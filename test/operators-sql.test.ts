@@ -141,6 +141,27 @@ describe('operators in SQL, as authenticated (the supabase-js path)', function (
     await assert.rejects(direct(adminA, (c) => c.query('select public.rebuild_derived_state(null, true)')), forbidden);
   });
 
+  it("waitlist (014): A's admin sees and reorders A's queues only; B's entries stay out of reach", async () => {
+    const [entryA, entryB] = await direct(null, async (c) => {
+      const { rows } = await c.query(
+        `insert into public.waitlist_entries (user_id, parking_lot_id, starts_at, ends_at, position)
+         values ($1, $2, now() + interval '1 day', now() + interval '1 day 1 hour', 1), ($1, $3, now() + interval '1 day', now() + interval '1 day 1 hour', 1)
+         returning id`,
+        [driver, lotA, lotB],
+      );
+      return rows.map((r) => r.id as string);
+    });
+    assert.equal((await one(adminA, 'select public.admin_waitlist($1) as r', [lotA]))[0].r.length, 1);
+    await assert.rejects(direct(adminA, (c) => c.query('select public.admin_waitlist($1)', [lotB])), forbidden);
+    assert.deepEqual((await one(adminA, 'select id from public.waitlist_entries where id = any($1)', [[entryA, entryB]])).map((r) => r.id), [entryA]);
+    assert.equal((await one(adminA, 'select public.set_waitlist_priority($1, 3) as r', [entryA]))[0].r.entry.priority, 3);
+    await assert.rejects(direct(adminA, (c) => c.query('select public.set_waitlist_priority($1, 3)', [entryB])), forbidden);
+    await assert.rejects(direct(adminA, (c) => c.query('select public.leave_waitlist($1)', [entryB])), notFound);
+    const { rows } = await direct(null, (c) => c.query('select priority, status from public.waitlist_entries where id = $1', [entryB]));
+    assert.deepEqual(rows, [{ priority: 0, status: 'waiting' }]);
+    assert.equal((await one(platform, 'select public.set_waitlist_priority($1, 2) as r', [entryB]))[0].r.entry.priority, 2, 'the platform admin reaches any');
+  });
+
   it('the org claim path is configurable (JWT_ORG_CLAIM, stored like the role claim) and only the service may set it', async () => {
     const client = new pg.Client({ connectionString: testEnv().databaseUrl });
     await client.connect();

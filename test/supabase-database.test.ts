@@ -25,7 +25,7 @@ const user = (sub: string, extra: Record<string, unknown> = {}) => ({ sub, role:
 // Besides the commands: what the policies (and a new lot's operator_id default) evaluate as the
 // caller, the claim readers of 001 and 012 (operators).
 const CLAIM_HELPERS = ['is_admin', 'has_admin_role', 'org_claim', 'current_operator_id', 'admin_operator_id', 'is_lot_admin', 'operator_room', 'new_lot_operator'];
-const CALLABLE_BY_USERS = [...USER_FUNCTIONS, 'booking_json', 'lot_held_now', ...CLAIM_HELPERS].sort();
+const CALLABLE_BY_USERS = [...USER_FUNCTIONS, 'booking_json', 'lot_held_now', 'waitlist_entry_json', ...CLAIM_HELPERS].sort();
 
 const functionsOf = (c: pg.Client) =>
   c

@@ -9,7 +9,7 @@ import type { ConnectedPayload, ResumedPayload, RoomSnapshotPayload, Sequenced }
 import { parseRoom, ROOM_PREFIX, rooms } from '../../server/contract/rooms.js';
 import { Connection } from './connection.js';
 import { notify } from './store.js';
-import { BookingsStore, LotsStore, PaymentsStore } from './stores.js';
+import { BookingsStore, LotsStore, PaymentsStore, WaitlistStore } from './stores.js';
 import { Streams } from './streams.js';
 import type { EventPayload, PayloadOf, RequestOptions, SpotcastClient, SpotcastClientOptions, SpotcastSocket } from './types.js';
 
@@ -33,6 +33,7 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
   const lots = new LotsStore();
   const bookings = new BookingsStore();
   const payments = new PaymentsStore();
+  const waitlist = new WaitlistStore();
   const listeners = new Map<string, Set<(payload: never) => void>>();
   /** room → how many hold it; rooms released to 0 wait in `leaving` until the end of the turn. */
   const held = new Map<string, number>();
@@ -113,6 +114,7 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
       userId = hello.user.id;
       bookings.setUser(userId);
       payments.clear();
+      waitlist.clear();
     }
     connection.onConnected(hello);
     for (const room of new Set([rooms.user(userId), ...held.keys()])) {
@@ -151,6 +153,7 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
       if (event === 'parking_updated') lots.applyEvent(payload as EventPayload<'parking_updated'>);
       else if (event === 'booking_updated') bookings.upsert((payload as EventPayload<'booking_updated'>).booking);
       else if (event === 'payment_updated') payments.apply(payload as EventPayload<'payment_updated'>, userId);
+      else if (event === 'waitlist_updated') waitlist.apply(payload as EventPayload<'waitlist_updated'>, userId);
     }
     emitLocal(event, payload);
   });
@@ -162,6 +165,7 @@ export function createSpotcastClient(options: SpotcastClientOptions): SpotcastCl
     bookings,
     bookingsLoaded: bookings.loaded,
     payments,
+    waitlist,
     connect: () => connection.connect(),
     close: () => connection.close(),
     retain() {

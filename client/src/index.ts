@@ -30,3 +30,5 @@ export type {
   RebuildReport,
   RebuildRequest,
 } from '../../server/contract/history.js';
+export { WAITLIST_STATUSES, type WaitlistStatus } from '../../server/contract/waitlist.js';
+export type * from '../../server/contract/waitlist.js';

@@ -1,9 +1,10 @@
 /**
  * The state the client keeps from what the server sends: lots' availability, the signed-in
- * user's bookings and their payments. Each is a Readable of a map that is replaced on change.
+ * user's bookings, their payments and waitlist entries. Each is a Readable of a map that is replaced on change.
  */
 import type { BookingView, LotAvailability, PaymentUpdatedPayload } from '../../server/contract/payloads.js';
 import { rooms } from '../../server/contract/rooms.js';
+import type { WaitlistEntryView, WaitlistUpdatedPayload } from '../../server/contract/waitlist.js';
 import { Observable } from './store.js';
 
 /** Availability per lot id: newest by the lot stream's seq, so a late replay never undoes a newer event. */
@@ -116,6 +117,27 @@ export class PaymentsStore extends Observable<ReadonlyMap<string, PaymentUpdated
   }
 
   clear(): void {
+    this.set(new Map());
+  }
+}
+
+/** The signed-in user's waitlist entries by id, newest by their stream's seq (an admin hears everybody's: ignored). */
+export class WaitlistStore extends Observable<ReadonlyMap<string, WaitlistEntryView>> {
+  readonly #seq = new Map<string, number>();
+
+  constructor() {
+    super(new Map());
+  }
+
+  apply(p: WaitlistUpdatedPayload, userId: string | undefined): void {
+    if (userId === undefined || p.room !== rooms.user(userId)) return;
+    if (p.seq <= (this.#seq.get(p.entry_id) ?? 0)) return;
+    this.#seq.set(p.entry_id, p.seq);
+    this.set(new Map(this.get()).set(p.entry_id, p.entry));
+  }
+
+  clear(): void {
+    this.#seq.clear();
     this.set(new Map());
   }
 }

@@ -3,6 +3,7 @@ import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client';
 import type { AckResponse, ClientError } from '../../server/contract/errors.js';
 import type { ClientEventName, ClientToServerEvents, ReplyOf, ServerEventName, ServerToClientEvents } from '../../server/contract/events.js';
 import type { BookingView, LotAvailability, PaymentUpdatedPayload, PublicUser } from '../../server/contract/payloads.js';
+import type { WaitlistEntryView } from '../../server/contract/waitlist.js';
 import type { Readable } from './store.js';
 
 /** socket.io-client's socket, typed with spotcast's events. */
@@ -74,6 +75,8 @@ export interface SpotcastClient {
   readonly bookingsLoaded: Readable<boolean>;
   /** The latest `payment_updated` per booking id, of the signed-in user's bookings. */
   readonly payments: Readable<ReadonlyMap<string, PaymentUpdatedPayload>>;
+  /** The signed-in user's waitlist entries by id, as their latest `waitlist_updated` says (status, position, offer). */
+  readonly waitlist: Readable<ReadonlyMap<string, WaitlistEntryView>>;
   /** Starts connecting (no-op while connecting or connected). */
   connect(): void;
   /** Disconnects and stops every timer; `connect()` starts again, resuming where it left off. */
@@ -88,7 +91,7 @@ export interface SpotcastClient {
   subscribe(room: string): () => void;
   /**
    * Listens to a server event. Events of a room's stream (`parking_updated`, `booking_updated`,
-   * `payment_updated`, `notification`) arrive once each: duplicates are dropped, gaps filled.
+   * `payment_updated`, `notification`, `waitlist_updated`) arrive once each: duplicates are dropped, gaps filled.
    */
   on<E extends ServerEventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
   /** Sends a client event and resolves with its answer; OFFLINE when not connected, TIMEOUT when unanswered. */

@@ -2,6 +2,7 @@
 // app installs: it keeps the token fresh, resumes the rooms after a reconnect, drops duplicates).
 import { hideAdmin, initAdmin, noteBookingEvent, showStats, startAdmin, stopAdmin } from './admin.js';
 import { clearHistory, initHistory } from './history.js';
+import { hideWaitlistAdmin, initWaitlistAdmin, noteWaitlistEvent, startWaitlistAdmin } from './waitlist-admin.js';
 import { clearBoard, showLots } from './board.js';
 import { clearBookings, initBookings, offerPay, showBookings } from './bookings.js';
 import { addToFeed, clearFeed } from './feed.js';
@@ -67,6 +68,7 @@ function resetSession() {
   stopAdmin();
   hideAdmin();
   clearHistory();
+  hideWaitlistAdmin();
   for (const fn of undo.splice(0)) fn();
   client?.close();
   client = undefined;
@@ -108,6 +110,7 @@ function connectWith(newToken, { implicit, role }) {
     }),
     c.payments.subscribe(showMine),
     c.on('booking_updated', noteBookingEvent),
+    c.on('waitlist_updated', noteWaitlistEvent),
     c.on('notification', (p) => addToFeed('notification', p)),
     c.on('system_announcement', (p) => addToFeed('announcement', p)),
     c.on('live_stats', showStats),
@@ -164,8 +167,13 @@ function onConnected(s) {
   localStorage.setItem(TOKEN_KEY, token);
   if (first) void loadNotifications();
   else toast('Reconnected', 'Back online; catching up on what changed.', 'success', 3000);
-  if (user.role === 'admin') startAdmin();
-  else hideAdmin();
+  if (user.role === 'admin') {
+    startAdmin();
+    startWaitlistAdmin();
+  } else {
+    hideAdmin();
+    hideWaitlistAdmin();
+  }
 }
 
 async function loadNotifications() {
@@ -238,6 +246,7 @@ async function boot() {
   initBookings(session);
   initAdmin(session);
   initHistory(session);
+  initWaitlistAdmin(session);
 
   demoTokens = await fetchDemoTokens();
   show($('demo-logins'), Boolean(demoTokens));

@@ -3,7 +3,7 @@
 import { io } from "/socket.io/socket.io.esm.min.js";
 
 // ../server/contract/events.ts
-var LOGGED_EVENTS = ["parking_updated", "booking_updated", "payment_updated", "notification"];
+var LOGGED_EVENTS = ["parking_updated", "booking_updated", "payment_updated", "notification", "waitlist_updated"];
 
 // ../server/contract/rooms.ts
 var ROOM_PREFIX = { user: "user:", lot: "parking_lot:", operatorAdmin: "admin:" };
@@ -364,6 +364,22 @@ var PaymentsStore = class extends Observable {
     this.set(/* @__PURE__ */ new Map());
   }
 };
+var WaitlistStore = class extends Observable {
+  #seq = /* @__PURE__ */ new Map();
+  constructor() {
+    super(/* @__PURE__ */ new Map());
+  }
+  apply(p, userId) {
+    if (userId === void 0 || p.room !== rooms.user(userId)) return;
+    if (p.seq <= (this.#seq.get(p.entry_id) ?? 0)) return;
+    this.#seq.set(p.entry_id, p.seq);
+    this.set(new Map(this.get()).set(p.entry_id, p.entry));
+  }
+  clear() {
+    this.#seq.clear();
+    this.set(/* @__PURE__ */ new Map());
+  }
+};
 
 // src/streams.ts
 var UNTRACKED_MEMORY = 256;
@@ -434,6 +450,7 @@ function createSpotcastClient(options) {
   const lots = new LotsStore();
   const bookings = new BookingsStore();
   const payments = new PaymentsStore();
+  const waitlist = new WaitlistStore();
   const listeners = /* @__PURE__ */ new Map();
   const held = /* @__PURE__ */ new Map();
   const leaving = /* @__PURE__ */ new Set();
@@ -497,6 +514,7 @@ function createSpotcastClient(options) {
       userId = hello.user.id;
       bookings.setUser(userId);
       payments.clear();
+      waitlist.clear();
     }
     connection.onConnected(hello);
     for (const room of /* @__PURE__ */ new Set([rooms.user(userId), ...held.keys()])) {
@@ -530,6 +548,7 @@ function createSpotcastClient(options) {
       if (event === "parking_updated") lots.applyEvent(payload);
       else if (event === "booking_updated") bookings.upsert(payload.booking);
       else if (event === "payment_updated") payments.apply(payload, userId);
+      else if (event === "waitlist_updated") waitlist.apply(payload, userId);
     }
     emitLocal(event, payload);
   });
@@ -540,6 +559,7 @@ function createSpotcastClient(options) {
     bookings,
     bookingsLoaded: bookings.loaded,
     payments,
+    waitlist,
     connect: () => connection.connect(),
     close: () => connection.close(),
     retain() {
@@ -599,9 +619,13 @@ function createSpotcastClient(options) {
 // ../server/contract/statuses.ts
 var BOOKING_STATUSES = ["pending", "confirmed", "active", "completed", "cancelled", "expired"];
 var PAYMENT_STATUSES = ["pending", "succeeded", "failed", "refunded"];
+
+// ../server/contract/waitlist.ts
+var WAITLIST_STATUSES = ["waiting", "offered", "accepted", "lapsed", "left"];
 export {
   BOOKING_STATUSES,
   PAYMENT_STATUSES,
+  WAITLIST_STATUSES,
   createSpotcastClient,
   parseRoom,
   rooms

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'IDEMPOTENCY_KEY_REUSED',
   'TOO_MANY_HOLDS',
   'TOO_MANY_CONNECTIONS',
+  /** join_waitlist for a window that has space: book it instead. */
+  'SPACE_AVAILABLE',
   'UNKNOWN_EVENT',
   'RATE_LIMITED',
   'SLOW_CONSUMER',

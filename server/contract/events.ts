@@ -29,6 +29,17 @@ import type {
   SubscribePayload,
   TokenRefreshedPayload,
 } from './payloads.js';
+import type {
+  AdminWaitlistQueryPayload,
+  JoinWaitlistPayload,
+  JoinWaitlistReply,
+  ListWaitlistPayload,
+  SetWaitlistPriorityPayload,
+  WaitlistEntryRefPayload,
+  WaitlistEntryReply,
+  WaitlistReply,
+  WaitlistUpdatedPayload,
+} from './waitlist.js';
 
 export interface SubscribeReply {
   room: string;
@@ -57,6 +68,11 @@ export interface ClientToServerEvents {
   cancel_booking: (payload: CancelBookingPayload, ack?: Ack<BookingReply>) => void;
   get_booking_status: (payload: BookingRefPayload, ack?: Ack<BookingReply>) => void;
   get_booking_history: (payload: BookingRefPayload, ack?: Ack<BookingHistoryReply>) => void;
+  join_waitlist: (payload: JoinWaitlistPayload, ack?: Ack<JoinWaitlistReply>) => void;
+  leave_waitlist: (payload: WaitlistEntryRefPayload, ack?: Ack<WaitlistEntryReply>) => void;
+  list_waitlist: (payload?: ListWaitlistPayload, ack?: Ack<WaitlistReply>) => void;
+  get_admin_waitlist: (payload: AdminWaitlistQueryPayload, ack?: Ack<WaitlistReply>) => void;
+  set_waitlist_priority: (payload: SetWaitlistPriorityPayload, ack?: Ack<WaitlistEntryReply>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -76,6 +92,9 @@ export interface ServerToClientEvents {
   booking_status: (payload: BookingReply) => void;
   booking_history: (payload: BookingHistoryReply) => void;
   notification: (payload: NotificationPayload) => void;
+  waitlist_updated: (payload: WaitlistUpdatedPayload) => void;
+  waitlist: (payload: WaitlistReply) => void;
+  admin_waitlist: (payload: WaitlistReply) => void;
   system_announcement: (payload: AnnouncementPayload) => void;
   live_stats: (payload: LiveStatsPayload) => void;
   announcement_sent: (payload: AnnouncementPayload) => void;
@@ -105,11 +124,17 @@ export const CLIENT_EVENTS = {
   cancel_booking: 'booking_cancelled',
   get_booking_status: 'booking_status',
   get_booking_history: 'booking_history',
+  // Joining, leaving and a new priority are heard as waitlist_updated on the user's stream (and by admins).
+  join_waitlist: null,
+  leave_waitlist: null,
+  list_waitlist: 'waitlist',
+  get_admin_waitlist: 'admin_waitlist',
+  set_waitlist_priority: null,
 } as const satisfies Record<ClientEventName, ServerEventName | null>;
 
 /**
  * Events written to the event log (the outbox) by the SQL functions, each on a stream with a seq.
  * The SQL writes these names; test/contract-sql.test.ts checks they match.
  */
-export const LOGGED_EVENTS = ['parking_updated', 'booking_updated', 'payment_updated', 'notification'] as const;
+export const LOGGED_EVENTS = ['parking_updated', 'booking_updated', 'payment_updated', 'notification', 'waitlist_updated'] as const;
 export type LoggedEventName = (typeof LOGGED_EVENTS)[number];

@@ -10,3 +10,5 @@ export * from './rooms.js';
 export * from './schemas.js';
 export * from './statuses.js';
 export * from './history.js';
+export * from './waitlist.js';
+export * from './waitlist-schemas.js';

@@ -56,7 +56,7 @@ describe('client package: packed, installed into a fresh project, type-checked a
     }
     const installed = path.join(app, 'node_modules/@spotcast/client');
     const contract = readdirSync(path.join(installed, 'dist/types/server/contract')).sort();
-    assert.deepEqual(contract, ['errors.d.ts', 'events.d.ts', 'history.d.ts', 'payloads.d.ts', 'rooms.d.ts', 'statuses.d.ts'], 'no schemas, no index of them');
+    assert.deepEqual(contract, ['errors.d.ts', 'events.d.ts', 'history.d.ts', 'payloads.d.ts', 'rooms.d.ts', 'statuses.d.ts', 'waitlist.d.ts'], 'no schemas, no index of them');
     for (const f of filesUnder(installed)) assert.doesNotMatch(readFileSync(path.join(installed, f), 'utf8'), /from ['"]zod['"]|require\(['"]zod/, f);
     const pkg = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8'));
     assert.equal(pkg.dependencies, undefined, 'nothing to install beside the peers');

@@ -24,6 +24,11 @@ export interface UserFunctions {
   booking_history: { p_booking_id: string };
   lot_availability_at: { p_lot_id: string; p_at: string };
   rebuild_derived_state: { p_lot_id: string | null; p_repair: boolean };
+  join_waitlist: { p_lot_id: string; p_starts_at: string | null; p_ends_at: string | null; p_duration_minutes: number | null };
+  leave_waitlist: { p_entry_id: string };
+  list_waitlist: { p_status: string | null; p_limit: number };
+  admin_waitlist: { p_lot_id: string };
+  set_waitlist_priority: { p_entry_id: string; p_priority: number };
 }
 export type UserFunction = keyof UserFunctions;
 
@@ -32,6 +37,7 @@ export const USER_FUNCTIONS = Object.keys({
   create_booking: 1, cancel_booking: 1, get_booking: 1, list_bookings: 1, set_lot_availability: 1, lot_availability: 1,
   list_notifications: 1, mark_notification_read: 1, mark_all_notifications_read: 1, read_stream: 1, booking_activity: 1,
   admin_today: 1, log_announcement: 1, admin_scope: 1, booking_history: 1, lot_availability_at: 1, rebuild_derived_state: 1,
+  join_waitlist: 1, leave_waitlist: 1, list_waitlist: 1, admin_waitlist: 1, set_waitlist_priority: 1,
 } satisfies Record<UserFunction, 1>) as UserFunction[];
 
 /** Functions that return rows (a set) rather than one jsonb value. */
