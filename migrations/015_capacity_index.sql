@@ -1,0 +1,266 @@
+-- The capacity index: how many bookings hold a lot at once, kept per lot in fixed 15-minute
+-- buckets so that the capacity check (lot_peak_holds) and the availability count (lot_held_now)
+-- cost the same however many bookings hold the lot. Before it, both scanned every holding booking
+-- of the window (create_booking did it twice, under the lot lock): a full lot booked slowly.
+--
+-- Per (lot, bucket [b, b + 15 min)):
+--   covering  the holding bookings whose window covers the whole bucket;
+--   peak      the exact maximum of holding bookings at any instant of the bucket:
+--             covering + the peak of the bucket's partial windows (those with an edge inside it).
+-- A window adds 1 to covering and peak of each bucket it covers whole (≤ max_hours × 4 rows) and
+-- recomputes the peak of the ≤ 2 buckets holding its edges from that bucket's partial windows
+-- only. A question about [a, z) reads the peak of the buckets inside it and recomputes the ≤ 2
+-- edge buckets clipped to [a, z). So the cost depends on the window's length and on the bookings
+-- with an edge in the same 15 minutes, never on the bookings that merely span them.
+-- Triggers on public.bookings keep it (every path: the commands, direct writes, replication), and
+-- capacity_index_drift recomputes it from the bookings to check or repair it. It counts bookings
+-- only: a lot's capacity is compared with it when asked, so lot edits need nothing here.
+
+create table public.lot_hold_buckets (
+  parking_lot_id uuid not null references public.parking_lots (id) on delete cascade,
+  bucket timestamptz not null,
+  covering integer not null check (covering >= 0),
+  peak integer not null check (peak >= covering),
+  primary key (parking_lot_id, bucket)
+);
+alter table public.lot_hold_buckets enable row level security;
+revoke all on public.lot_hold_buckets from anon, authenticated;
+grant all on public.lot_hold_buckets to service_role;
+
+-- The bookings ending in a bucket (those starting in one use bookings_holding, of 005).
+create index bookings_holding_ends on public.bookings (parking_lot_id, ends_at)
+  where status in ('pending', 'confirmed', 'active');
+
+-- The bucket holding instant t. (The origin is any aligned instant; 15 minutes divide an hour, so
+-- buckets also start on the quarter hours of every whole-hour time zone.)
+create function public.capacity_bucket(t timestamptz) returns timestamptz
+language sql immutable parallel safe
+set search_path = ''
+as $$ select date_bin(interval '15 minutes', t, timestamptz '2000-01-01 00:00:00+00') $$;
+
+-- The most partial windows of bucket [p_bucket, +15 min) holding the lot at any one instant of
+-- [p_from, p_to) ⊆ that bucket: a partial window starts or ends strictly inside the bucket. Same
+-- sweep as 006's lot_peak_holds (ends sort before starts: windows are half-open), over the
+-- bucket's own edges only.
+create function public.capacity_partial_peak(p_lot_id uuid, p_bucket timestamptz, p_from timestamptz, p_to timestamptz)
+returns integer
+language sql stable
+set search_path = ''
+as $$
+  with w as (
+    select greatest(b.starts_at, p_from) as a, least(b.ends_at, p_to) as z
+    from public.bookings b
+    where b.parking_lot_id = p_lot_id
+      and b.status in ('pending', 'confirmed', 'active')
+      and ((b.starts_at > p_bucket and b.starts_at < p_bucket + interval '15 minutes')
+        or (b.ends_at > p_bucket and b.ends_at < p_bucket + interval '15 minutes'))
+      and b.starts_at < p_to and b.ends_at > p_from
+  ), edges as (
+    select a as t, 1 as d from w union all select z, -1 from w
+  )
+  select coalesce(max(n), 0)::integer from (
+    select sum(d) over (order by t, d rows between unbounded preceding and current row) as n from edges
+  ) s
+$$;
+
+-- 006's meaning, read from the index: the most bookings holding the lot at any one instant of
+-- [p_from, p_to) (p_to may be 'infinity'). Buckets wholly inside give their peak; the ≤ 2 buckets
+-- cut by an end of the question are recomputed for the part asked about.
+create or replace function public.lot_peak_holds(p_lot_id uuid, p_from timestamptz, p_to timestamptz)
+returns integer
+language sql stable security definer
+set search_path = ''
+as $$
+  with cut as (
+    -- the buckets an end of [p_from, p_to) falls strictly inside (or both ends, the same bucket)
+    select distinct e.bucket
+      from (values (case when isfinite(p_from) then public.capacity_bucket(p_from) end, p_from),
+                   (case when isfinite(p_to) then public.capacity_bucket(p_to - interval '1 microsecond') end, p_to)) e(bucket, t)
+     where e.bucket is not null and p_from < p_to
+       and (e.bucket < p_from or e.bucket + interval '15 minutes' > p_to)
+  )
+  select coalesce(max(v), 0)::integer from (
+    select h.peak as v
+      from public.lot_hold_buckets h
+     where h.parking_lot_id = p_lot_id and h.bucket >= p_from and h.bucket + interval '15 minutes' <= p_to
+    union all
+    select coalesce((select h.covering from public.lot_hold_buckets h where h.parking_lot_id = p_lot_id and h.bucket = c.bucket), 0)
+           + public.capacity_partial_peak(p_lot_id, c.bucket, greatest(p_from, c.bucket), least(p_to, c.bucket + interval '15 minutes'))
+      from cut c
+  ) s
+$$;
+
+-- 006's meaning (the bookings holding the lot at this very instant, by the wall clock), from the
+-- index: the peak of the one-microsecond window starting now (timestamps are microseconds).
+create or replace function public.lot_held_now(p_lot_id uuid) returns integer
+language sql volatile security definer
+set search_path = ''
+as $$ select public.lot_peak_holds(p_lot_id, t, t + interval '1 microsecond') from (select clock_timestamp() as t) n $$;
+
+-- The peak of one bucket recomputed from its covering count and its partial windows, its row
+-- locked first (created if need be).
+create function public.capacity_index_recompute(p_lot_id uuid, p_bucket timestamptz)
+returns void
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  insert into public.lot_hold_buckets as h (parking_lot_id, bucket, covering, peak)
+  values (p_lot_id, p_bucket, 0, 0)
+  on conflict (parking_lot_id, bucket) do update set covering = h.covering;
+  update public.lot_hold_buckets h
+     set peak = h.covering + public.capacity_partial_peak(p_lot_id, p_bucket, p_bucket, p_bucket + interval '15 minutes')
+   where h.parking_lot_id = p_lot_id and h.bucket = p_bucket;
+end
+$$;
+revoke execute on function public.capacity_index_recompute(uuid, timestamptz) from public, anon, authenticated;
+
+-- Adds (p_delta = 1) or removes (-1) the window [p_from, p_to) of one holding booking. Buckets are
+-- locked in time order (full ones by the upsert, edge ones before they are recomputed), so that a
+-- recomputation always runs after every concurrent change of its bucket has committed or waits
+-- for it: the last one to commit sees them all.
+create function public.capacity_index_apply(p_lot_id uuid, p_from timestamptz, p_to timestamptz, p_delta integer)
+returns void
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  first_b timestamptz;
+  last_b timestamptz;
+begin
+  if not isfinite(p_from) or not isfinite(p_to) then
+    raise exception 'A holding booking''s window must have a finite start and end' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+  first_b := public.capacity_bucket(p_from);
+  last_b := public.capacity_bucket(p_to - interval '1 microsecond');
+  if p_from > first_b or p_to < first_b + interval '15 minutes' then
+    perform public.capacity_index_recompute(p_lot_id, first_b);
+  end if;
+  -- the buckets covered whole, in time order (an insert's row is checked before its conflict, so
+  -- a removal, whose rows exist, is a plain update)
+  if p_delta > 0 then
+    insert into public.lot_hold_buckets as h (parking_lot_id, bucket, covering, peak)
+    select p_lot_id, g, p_delta, p_delta
+      from generate_series(public.capacity_bucket(p_from + interval '15 minutes' - interval '1 microsecond'),
+                           p_to - interval '15 minutes', interval '15 minutes') g
+     order by g
+    on conflict (parking_lot_id, bucket) do update set covering = h.covering + p_delta, peak = h.peak + p_delta;
+  else
+    perform 1 from public.lot_hold_buckets h
+      where h.parking_lot_id = p_lot_id and h.bucket >= p_from and h.bucket + interval '15 minutes' <= p_to
+      order by h.bucket for update;
+    update public.lot_hold_buckets h set covering = h.covering + p_delta, peak = h.peak + p_delta
+     where h.parking_lot_id = p_lot_id and h.bucket >= p_from and h.bucket + interval '15 minutes' <= p_to;
+  end if;
+  if last_b > first_b and p_to < last_b + interval '15 minutes' then
+    perform public.capacity_index_recompute(p_lot_id, last_b);
+  end if;
+end
+$$;
+revoke execute on function public.capacity_index_apply(uuid, timestamptz, timestamptz, integer) from public, anon, authenticated;
+revoke execute on function public.capacity_partial_peak(uuid, timestamptz, timestamptz, timestamptz) from public, anon, authenticated;
+grant execute on function public.capacity_partial_peak(uuid, timestamptz, timestamptz, timestamptz) to service_role;
+
+-- Every change of a booking that starts, stops or moves a hold: removed with its old window, added
+-- with its new one (a pending booking paid, or active → still holding on the same window, is no
+-- change and costs nothing).
+create function public.capacity_index_booking_change() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  was boolean := tg_op <> 'INSERT' and old.status in ('pending', 'confirmed', 'active');
+  now_holds boolean := tg_op <> 'DELETE' and new.status in ('pending', 'confirmed', 'active');
+  same boolean := tg_op = 'UPDATE'
+    and (old.parking_lot_id, old.starts_at, old.ends_at) = (new.parking_lot_id, new.starts_at, new.ends_at);
+begin
+  if was and not (now_holds and same) then
+    perform public.capacity_index_apply(old.parking_lot_id, old.starts_at, old.ends_at, -1);
+  end if;
+  if now_holds and not (was and same) then
+    perform public.capacity_index_apply(new.parking_lot_id, new.starts_at, new.ends_at, 1);
+  end if;
+  return null;
+end
+$$;
+revoke execute on function public.capacity_index_booking_change() from public, anon, authenticated;
+
+create trigger bookings_capacity_index_insert after insert on public.bookings
+  for each row when (new.status in ('pending', 'confirmed', 'active'))
+  execute function public.capacity_index_booking_change();
+create trigger bookings_capacity_index_update after update of status, parking_lot_id, starts_at, ends_at on public.bookings
+  for each row
+  when ((old.status, old.parking_lot_id, old.starts_at, old.ends_at) is distinct from (new.status, new.parking_lot_id, new.starts_at, new.ends_at))
+  execute function public.capacity_index_booking_change();
+create trigger bookings_capacity_index_delete after delete on public.bookings
+  for each row when (old.status in ('pending', 'confirmed', 'active'))
+  execute function public.capacity_index_booking_change();
+-- Also under session_replication_role = replica (a bulk clean-up, a logical replica applying
+-- rows): a change the index missed would make it wrong for good.
+alter table public.bookings enable always trigger bookings_capacity_index_insert;
+alter table public.bookings enable always trigger bookings_capacity_index_update;
+alter table public.bookings enable always trigger bookings_capacity_index_delete;
+
+-- The index recomputed from the bookings (of one lot, or all), compared with what is stored:
+-- {"lots": n, "rows": rows compared, "differing": [{lot, bucket, stored, expected}], "repaired"}.
+-- A missing row and a row of zeros are the same. With p_repair the lots concerned are locked (the
+-- lock every booking change takes first) and their rows replaced, in this one transaction.
+create function public.capacity_index_drift(p_lot_id uuid default null, p_repair boolean default false)
+returns jsonb
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_diff jsonb;
+  v_rows integer;
+  v_lots integer;
+begin
+  if p_repair then
+    perform 1 from public.parking_lots l where p_lot_id is null or l.id = p_lot_id order by l.id for update;
+  end if;
+  if to_regclass('pg_temp.capacity_expected') is null then
+    create temporary table pg_temp.capacity_expected (
+      parking_lot_id uuid, bucket timestamptz, covering integer, peak integer, primary key (parking_lot_id, bucket)
+    ) on commit drop;
+  end if;
+  delete from pg_temp.capacity_expected;
+  insert into pg_temp.capacity_expected
+  select t.parking_lot_id, t.bucket, t.covering,
+         t.covering + public.capacity_partial_peak(t.parking_lot_id, t.bucket, t.bucket, t.bucket + interval '15 minutes')
+    from (
+      select b.parking_lot_id, g as bucket,
+             count(*) filter (where b.starts_at <= g and b.ends_at >= g + interval '15 minutes')::integer as covering
+        from public.bookings b
+       cross join lateral generate_series(public.capacity_bucket(b.starts_at),
+                                          b.ends_at - interval '1 microsecond', interval '15 minutes') g
+       where b.status in ('pending', 'confirmed', 'active') and (p_lot_id is null or b.parking_lot_id = p_lot_id)
+       group by b.parking_lot_id, g
+    ) t;
+
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'parking_lot_id', coalesce(e.parking_lot_id, s.parking_lot_id), 'bucket', coalesce(e.bucket, s.bucket),
+           'stored', jsonb_build_object('covering', coalesce(s.covering, 0), 'peak', coalesce(s.peak, 0)),
+           'expected', jsonb_build_object('covering', coalesce(e.covering, 0), 'peak', coalesce(e.peak, 0)))
+           order by coalesce(e.parking_lot_id, s.parking_lot_id), coalesce(e.bucket, s.bucket)) filter (
+           where (coalesce(s.covering, 0), coalesce(s.peak, 0)) <> (coalesce(e.covering, 0), coalesce(e.peak, 0))), '[]'::jsonb),
+         count(*)::integer, count(distinct coalesce(e.parking_lot_id, s.parking_lot_id))::integer
+    into v_diff, v_rows, v_lots
+    from pg_temp.capacity_expected e
+    full join (select * from public.lot_hold_buckets h where p_lot_id is null or h.parking_lot_id = p_lot_id) s
+      on s.parking_lot_id = e.parking_lot_id and s.bucket = e.bucket;
+
+  if p_repair and jsonb_array_length(v_diff) > 0 then
+    delete from public.lot_hold_buckets h where p_lot_id is null or h.parking_lot_id = p_lot_id;
+    insert into public.lot_hold_buckets (parking_lot_id, bucket, covering, peak)
+    select e.parking_lot_id, e.bucket, e.covering, e.peak from pg_temp.capacity_expected e where e.peak > 0;
+  end if;
+  delete from pg_temp.capacity_expected;
+  return jsonb_build_object('lots', v_lots, 'rows', v_rows, 'differing', v_diff,
+                            'repaired', p_repair and jsonb_array_length(v_diff) > 0);
+end
+$$;
+revoke execute on function public.capacity_index_drift(uuid, boolean) from public, anon, authenticated;
+grant execute on function public.capacity_index_drift(uuid, boolean) to service_role;
+
+-- The bookings made before this migration.
+select public.capacity_index_drift(null, true);
