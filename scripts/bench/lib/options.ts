@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 
-export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external'] as const;
+export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external', 'capacity'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -47,7 +47,7 @@ export const USAGE = `usage: npm run bench -- [options]
                           (the external-writes scenario uses the first rate)
   --expiry-lots 20 --expiry-watchers 10
   --attack-seconds 12     each attack phase of the bystander scenario
-  --only fanout,log,booking,connections,nodes,expiry,bystander,external
+  --only fanout,log,booking,connections,nodes,expiry,bystander,external,capacity
   --no-profile            skip the CPU profile of the worst ratio
   --out FILE              write the results into FILE (between the bench markers)`;
 
