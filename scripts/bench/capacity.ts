@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { pino } from 'pino';
 import { runMigrations } from '../../server/platform/db/migrate.js';
-import { createLots, sql, type BenchContext } from './lib/harness.js';
+import { sql, type BenchContext } from './lib/harness.js';
 import { createDatabase, dropDatabase, withDatabase } from './lib/machine.js';
 import { table } from './lib/markdown.js';
 import type { Options } from './lib/options.js';
@@ -58,11 +58,10 @@ end $$;
 grant execute on function public.bench_bare_book(uuid, integer) to authenticated;`;
 
 /** `holds` confirmed bookings of the lot spanning every window booked in the next hour (their edges lie hours away). */
-async function fill(databaseUrl: string, lotId: string, holds: number): Promise<void> {
+async function fill(c: pg.Client, lotId: string, holds: number): Promise<void> {
   if (holds === 0) return;
   // replica: the triggers announcing direct writes (011) stay quiet; the capacity index (015) is `enable always`.
-  await sql(
-    databaseUrl,
+  await c.query(
     `begin; set local session_replication_role = replica;
      insert into public.bookings (user_id, parking_lot_id, starts_at, ends_at, status, amount_cents)
      select gen_random_uuid(), $1, now() - interval '1 hour' - random() * interval '2 hours',
@@ -129,10 +128,16 @@ export async function capacityScenario(ctx: BenchContext, o: Options): Promise<C
     // The clean-up drops this database, ending these connections with an error: nothing to report then.
     for (const c of clients) c.on('error', () => undefined);
     await Promise.all(clients.map((c) => c.connect()));
+    // Set-up on the first caller's connection: the machine's Postgres may have few to spare.
+    const setup = clients[0]!;
     const newLots = async (n: number, holds: number, label: string) => {
-      const lots = await createLots(url, n, { total: 1_000_000, label });
-      await sql(url, `insert into public.bench_bare_lot (id) select unnest($1::uuid[])`, [lots]);
-      for (const l of lots) await fill(url, l, holds);
+      const { rows } = await setup.query<{ id: string }>(
+        `insert into public.parking_lots (name, total_spaces) select $1 || ' ' || g, 1000000 from generate_series(1, $2) g returning id`,
+        [`Bench ${label}`, n],
+      );
+      const lots = rows.map((r) => r.id);
+      await setup.query(`insert into public.bench_bare_lot (id) select unnest($1::uuid[])`, [lots]);
+      for (const l of lots) await fill(setup, l, holds);
       return lots;
     };
     const log = (what: string, fn: string, r: CapacityRun) =>

@@ -45,7 +45,7 @@ as $$ select date_bin(interval '15 minutes', t, timestamptz '2000-01-01 00:00:00
 -- [p_from, p_to) ⊆ that bucket: a partial window starts or ends strictly inside the bucket. Same
 -- sweep as 006's lot_peak_holds (ends sort before starts: windows are half-open), over the
 -- bucket's own edges only.
-create function public.capacity_partial_peak(p_lot_id uuid, p_bucket timestamptz, p_from timestamptz, p_to timestamptz)
+create function public.capacity_partial_sweep(p_lot_id uuid, p_bucket timestamptz, p_from timestamptz, p_to timestamptz)
 returns integer
 language sql stable
 set search_path = ''
@@ -64,6 +64,44 @@ as $$
   select coalesce(max(n), 0)::integer from (
     select sum(d) over (order by t, d rows between unbounded preceding and current row) as n from edges
   ) s
+$$;
+
+-- The same number, cheaper in the usual case. The count only rises at a start, so its maximum over
+-- [p_from, p_to) is reached at p_from or at a start inside; when there are few such starts (a
+-- booking made for now asks about [now, …): nothing has started after now yet), the partial
+-- windows holding each of those instants are counted instead of sorting every edge of the bucket.
+create function public.capacity_partial_peak(p_lot_id uuid, p_bucket timestamptz, p_from timestamptz, p_to timestamptz)
+returns integer
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  starts timestamptz[];
+  v_end timestamptz := p_bucket + interval '15 minutes';
+begin
+  if p_from >= p_to then
+    return 0;
+  end if;
+  select array_agg(s.starts_at) into starts from (
+    select b.starts_at from public.bookings b
+     where b.parking_lot_id = p_lot_id and b.status in ('pending', 'confirmed', 'active')
+       and b.starts_at > p_from and b.starts_at < p_to
+     limit 9) s;
+  if cardinality(starts) > 8 then
+    return public.capacity_partial_sweep(p_lot_id, p_bucket, p_from, p_to);
+  end if;
+  return (
+    select coalesce(max(n.held), 0)::integer
+      from unnest(array[p_from] || coalesce(starts, '{}')) t(at)
+     cross join lateral (
+       select (select count(*) from public.bookings b   -- started inside the bucket, by t
+                where b.parking_lot_id = p_lot_id and b.status in ('pending', 'confirmed', 'active')
+                  and b.starts_at > p_bucket and b.starts_at <= t.at and b.ends_at > t.at)
+            + (select count(*) from public.bookings b   -- started before it, ending inside it after t
+                where b.parking_lot_id = p_lot_id and b.status in ('pending', 'confirmed', 'active')
+                  and b.starts_at <= p_bucket and b.ends_at > t.at and b.ends_at < v_end) as held
+     ) n);
+end
 $$;
 
 -- 006's meaning, read from the index: the most bookings holding the lot at any one instant of
@@ -100,9 +138,11 @@ language sql volatile security definer
 set search_path = ''
 as $$ select public.lot_peak_holds(p_lot_id, t, t + interval '1 microsecond') from (select clock_timestamp() as t) n $$;
 
--- The peak of one bucket recomputed from its covering count and its partial windows, its row
--- locked first (created if need be).
-create function public.capacity_index_recompute(p_lot_id uuid, p_bucket timestamptz)
+-- The peak of one bucket a window [p_from, p_to) with an edge inside it was just added to or
+-- removed from, its row locked first (created if need be). An addition raises the count on the
+-- window's part of the bucket only: the peak is the old one or the new count there. A removal may
+-- lower it anywhere: recounted from the bucket's partial windows.
+create function public.capacity_index_recompute(p_lot_id uuid, p_bucket timestamptz, p_from timestamptz, p_to timestamptz, p_delta integer)
 returns void
 language plpgsql security definer
 set search_path = ''
@@ -111,12 +151,19 @@ begin
   insert into public.lot_hold_buckets as h (parking_lot_id, bucket, covering, peak)
   values (p_lot_id, p_bucket, 0, 0)
   on conflict (parking_lot_id, bucket) do update set covering = h.covering;
-  update public.lot_hold_buckets h
-     set peak = h.covering + public.capacity_partial_peak(p_lot_id, p_bucket, p_bucket, p_bucket + interval '15 minutes')
-   where h.parking_lot_id = p_lot_id and h.bucket = p_bucket;
+  if p_delta > 0 then
+    update public.lot_hold_buckets h
+       set peak = greatest(h.peak, h.covering + public.capacity_partial_peak(
+                    p_lot_id, p_bucket, greatest(p_from, p_bucket), least(p_to, p_bucket + interval '15 minutes')))
+     where h.parking_lot_id = p_lot_id and h.bucket = p_bucket;
+  else
+    update public.lot_hold_buckets h
+       set peak = h.covering + public.capacity_partial_sweep(p_lot_id, p_bucket, p_bucket, p_bucket + interval '15 minutes')
+     where h.parking_lot_id = p_lot_id and h.bucket = p_bucket;
+  end if;
 end
 $$;
-revoke execute on function public.capacity_index_recompute(uuid, timestamptz) from public, anon, authenticated;
+revoke execute on function public.capacity_index_recompute(uuid, timestamptz, timestamptz, timestamptz, integer) from public, anon, authenticated;
 
 -- Adds (p_delta = 1) or removes (-1) the window [p_from, p_to) of one holding booking. Buckets are
 -- locked in time order (full ones by the upsert, edge ones before they are recomputed), so that a
@@ -137,7 +184,7 @@ begin
   first_b := public.capacity_bucket(p_from);
   last_b := public.capacity_bucket(p_to - interval '1 microsecond');
   if p_from > first_b or p_to < first_b + interval '15 minutes' then
-    perform public.capacity_index_recompute(p_lot_id, first_b);
+    perform public.capacity_index_recompute(p_lot_id, first_b, p_from, p_to, p_delta);
   end if;
   -- the buckets covered whole, in time order (an insert's row is checked before its conflict, so
   -- a removal, whose rows exist, is a plain update)
@@ -156,12 +203,13 @@ begin
      where h.parking_lot_id = p_lot_id and h.bucket >= p_from and h.bucket + interval '15 minutes' <= p_to;
   end if;
   if last_b > first_b and p_to < last_b + interval '15 minutes' then
-    perform public.capacity_index_recompute(p_lot_id, last_b);
+    perform public.capacity_index_recompute(p_lot_id, last_b, p_from, p_to, p_delta);
   end if;
 end
 $$;
 revoke execute on function public.capacity_index_apply(uuid, timestamptz, timestamptz, integer) from public, anon, authenticated;
 revoke execute on function public.capacity_partial_peak(uuid, timestamptz, timestamptz, timestamptz) from public, anon, authenticated;
+revoke execute on function public.capacity_partial_sweep(uuid, timestamptz, timestamptz, timestamptz) from public, anon, authenticated;
 grant execute on function public.capacity_partial_peak(uuid, timestamptz, timestamptz, timestamptz) to service_role;
 
 -- Every change of a booking that starts, stops or moves a hold: removed with its old window, added
@@ -229,7 +277,7 @@ begin
   delete from pg_temp.capacity_expected;
   insert into pg_temp.capacity_expected
   select t.parking_lot_id, t.bucket, t.covering,
-         t.covering + public.capacity_partial_peak(t.parking_lot_id, t.bucket, t.bucket, t.bucket + interval '15 minutes')
+         t.covering + public.capacity_partial_sweep(t.parking_lot_id, t.bucket, t.bucket, t.bucket + interval '15 minutes')
     from (
       select b.parking_lot_id, g as bucket,
              count(*) filter (where b.starts_at <= g and b.ends_at >= g + interval '15 minutes')::integer as covering
