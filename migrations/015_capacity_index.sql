@@ -27,12 +27,16 @@ alter table public.lot_hold_buckets enable row level security;
 revoke all on public.lot_hold_buckets from anon, authenticated;
 grant all on public.lot_hold_buckets to service_role;
 
--- The bookings ending in a bucket (those starting in one use bookings_holding, of 005).
-create index bookings_holding_ends on public.bookings (parking_lot_id, ends_at)
+-- The bookings ending in a bucket (those starting in one use bookings_holding, of 005). Keyed on
+-- the lot's id as text, which only the queries below ask for: keyed on the uuid, it would match
+-- `parking_lot_id = …` as well as bookings_holding does, and the planner, misjudging a freshly
+-- filled lot, took it for ranges of starts and read every hold of the lot.
+create index bookings_holding_ends on public.bookings ((parking_lot_id::text), ends_at)
   where status in ('pending', 'confirmed', 'active');
 
 -- The bucket holding instant t. (The origin is any aligned instant; 15 minutes divide an hour, so
--- buckets also start on the quarter hours of every whole-hour time zone.)
+-- buckets also start on the quarter hours of every whole-hour time zone.) The hot functions below
+-- write the same date_bin out: a function with its own search_path is never inlined.
 create function public.capacity_bucket(t timestamptz) returns timestamptz
 language sql immutable parallel safe
 set search_path = ''
@@ -44,23 +48,31 @@ as $$ select date_bin(interval '15 minutes', t, timestamptz '2000-01-01 00:00:00
 -- bucket's own edges only.
 create function public.capacity_partial_sweep(p_lot_id uuid, p_bucket timestamptz, p_from timestamptz, p_to timestamptz)
 returns integer
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  with w as (
-    select greatest(b.starts_at, p_from) as a, least(b.ends_at, p_to) as z
-    from public.bookings b
-    where b.parking_lot_id = p_lot_id
-      and b.status in ('pending', 'confirmed', 'active')
-      and ((b.starts_at > p_bucket and b.starts_at < p_bucket + interval '15 minutes')
-        or (b.ends_at > p_bucket and b.ends_at < p_bucket + interval '15 minutes'))
-      and b.starts_at < p_to and b.ends_at > p_from
+begin
+  -- The partial windows in two disjoint parts, each read by the range of its own index (never by
+  -- every earlier start of the lot: `+ interval '0'` keeps the planner off that index for part 2).
+  return (with p as (
+    select b.starts_at, b.ends_at from public.bookings b
+     where b.parking_lot_id = p_lot_id and b.status in ('pending', 'confirmed', 'active')
+       and b.starts_at > p_bucket and b.starts_at < p_bucket + interval '15 minutes'
+    union all
+    select b.starts_at, b.ends_at from public.bookings b
+     where b.parking_lot_id::text = p_lot_id::text and b.status in ('pending', 'confirmed', 'active')
+       and b.ends_at > p_bucket and b.ends_at < p_bucket + interval '15 minutes'
+       and b.starts_at + interval '0' <= p_bucket
+  ), w as (
+    select greatest(p.starts_at, p_from) as a, least(p.ends_at, p_to) as z
+      from p where p.starts_at < p_to and p.ends_at > p_from
   ), edges as (
     select a as t, 1 as d from w union all select z, -1 from w
   )
   select coalesce(max(n), 0)::integer from (
     select sum(d) over (order by t, d rows between unbounded preceding and current row) as n from edges
-  ) s
+  ) s);
+end
 $$;
 
 -- The same number, cheaper in the usual case. The count only rises at a start, so its maximum over
@@ -91,49 +103,68 @@ begin
     select coalesce(max(n.held), 0)::integer
       from unnest(array[p_from] || coalesce(starts, '{}')) t(at)
      cross join lateral (
-       select (select count(*) from public.bookings b   -- started inside the bucket, by t
+       select (select count(*) from public.bookings b   -- started inside the bucket, by t (by the starts index)
                 where b.parking_lot_id = p_lot_id and b.status in ('pending', 'confirmed', 'active')
                   and b.starts_at > p_bucket and b.starts_at <= t.at and b.ends_at > t.at)
-            + (select count(*) from public.bookings b   -- started before it, ending inside it after t
-                where b.parking_lot_id = p_lot_id and b.status in ('pending', 'confirmed', 'active')
-                  and b.starts_at <= p_bucket and b.ends_at > t.at and b.ends_at < v_end) as held
+            + (select count(*) from public.bookings b   -- started before it, ending inside it after t (by the ends index)
+                where b.parking_lot_id::text = p_lot_id::text and b.status in ('pending', 'confirmed', 'active')
+                  and b.starts_at + interval '0' <= p_bucket and b.ends_at > t.at and b.ends_at < v_end) as held
      ) n);
 end
 $$;
 
 -- 006's meaning, read from the index: the most bookings holding the lot at any one instant of
 -- [p_from, p_to) (p_to may be 'infinity'). Buckets wholly inside give their peak; the ≤ 2 buckets
--- cut by an end of the question are recomputed for the part asked about.
+-- cut by an end of the question are recomputed for the part asked about. PL/pgSQL, not SQL: its
+-- plans are cached for the session, where a SQL function's would be made again at every call.
 create or replace function public.lot_peak_holds(p_lot_id uuid, p_from timestamptz, p_to timestamptz)
 returns integer
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  with cut as (
-    -- the buckets an end of [p_from, p_to) falls strictly inside (or both ends, the same bucket)
-    select distinct e.bucket
-      from (values (case when isfinite(p_from) then public.capacity_bucket(p_from) end, p_from),
-                   (case when isfinite(p_to) then public.capacity_bucket(p_to - interval '1 microsecond') end, p_to)) e(bucket, t)
-     where e.bucket is not null and p_from < p_to
-       and (e.bucket < p_from or e.bucket + interval '15 minutes' > p_to)
-  )
-  select coalesce(max(v), 0)::integer from (
-    select h.peak as v
-      from public.lot_hold_buckets h
-     where h.parking_lot_id = p_lot_id and h.bucket >= p_from and h.bucket + interval '15 minutes' <= p_to
-    union all
-    select coalesce((select h.covering from public.lot_hold_buckets h where h.parking_lot_id = p_lot_id and h.bucket = c.bucket), 0)
-           + public.capacity_partial_peak(p_lot_id, c.bucket, greatest(p_from, c.bucket), least(p_to, c.bucket + interval '15 minutes'))
-      from cut c
-  ) s
+declare
+  v_peak integer;
+  first_b timestamptz;
+  last_b timestamptz;
+  edge timestamptz;
+begin
+  if p_from >= p_to then
+    return 0;
+  end if;
+  select max(h.peak) into v_peak
+    from public.lot_hold_buckets h
+   where h.parking_lot_id = p_lot_id and h.bucket >= p_from and h.bucket <= p_to - interval '15 minutes';
+  v_peak := coalesce(v_peak, 0);
+  if isfinite(p_from) then
+    first_b := date_bin(interval '15 minutes', p_from, timestamptz '2000-01-01 00:00:00+00');
+  end if;
+  if isfinite(p_to) then
+    last_b := date_bin(interval '15 minutes', p_to - interval '1 microsecond', timestamptz '2000-01-01 00:00:00+00');
+  end if;
+  -- the buckets an end of [p_from, p_to) cuts (both ends may cut the same one)
+  foreach edge in array array[first_b, case when last_b is distinct from first_b then last_b end] loop
+    if edge is not null and (edge < p_from or edge + interval '15 minutes' > p_to) then
+      v_peak := greatest(v_peak,
+        coalesce((select h.covering from public.lot_hold_buckets h where h.parking_lot_id = p_lot_id and h.bucket = edge), 0)
+        + public.capacity_partial_peak(p_lot_id, edge, greatest(p_from, edge), least(p_to, edge + interval '15 minutes')));
+    end if;
+  end loop;
+  return v_peak;
+end
 $$;
 
 -- 006's meaning (the bookings holding the lot at this very instant, by the wall clock), from the
 -- index: the peak of the one-microsecond window starting now (timestamps are microseconds).
 create or replace function public.lot_held_now(p_lot_id uuid) returns integer
-language sql volatile security definer
+language plpgsql volatile security definer
 set search_path = ''
-as $$ select public.lot_peak_holds(p_lot_id, t, t + interval '1 microsecond') from (select clock_timestamp() as t) n $$;
+as $$
+declare
+  t timestamptz := clock_timestamp();
+begin
+  return public.lot_peak_holds(p_lot_id, t, t + interval '1 microsecond');
+end
+$$;
 
 -- The peak of one bucket a window [p_from, p_to) with an edge inside it was just added to or
 -- removed from, its row locked first (created if need be). An addition raises the count on the
@@ -178,8 +209,8 @@ begin
   if not isfinite(p_from) or not isfinite(p_to) then
     raise exception 'A holding booking''s window must have a finite start and end' using errcode = '22023', hint = 'VALIDATION_ERROR';
   end if;
-  first_b := public.capacity_bucket(p_from);
-  last_b := public.capacity_bucket(p_to - interval '1 microsecond');
+  first_b := date_bin(interval '15 minutes', p_from, timestamptz '2000-01-01 00:00:00+00');
+  last_b := date_bin(interval '15 minutes', p_to - interval '1 microsecond', timestamptz '2000-01-01 00:00:00+00');
   if p_from > first_b or p_to < first_b + interval '15 minutes' then
     perform public.capacity_index_recompute(p_lot_id, first_b, p_from, p_to, p_delta);
   end if;
@@ -188,7 +219,7 @@ begin
   if p_delta > 0 then
     insert into public.lot_hold_buckets as h (parking_lot_id, bucket, covering, peak)
     select p_lot_id, g, p_delta, p_delta
-      from generate_series(public.capacity_bucket(p_from + interval '15 minutes' - interval '1 microsecond'),
+      from generate_series(date_bin(interval '15 minutes', p_from + interval '15 minutes' - interval '1 microsecond', timestamptz '2000-01-01 00:00:00+00'),
                            p_to - interval '15 minutes', interval '15 minutes') g
      order by g
     on conflict (parking_lot_id, bucket) do update set covering = h.covering + p_delta, peak = h.peak + p_delta;
@@ -207,42 +238,103 @@ $$;
 revoke execute on function public.capacity_index_apply(uuid, timestamptz, timestamptz, integer) from public, anon, authenticated;
 revoke execute on function public.capacity_partial_peak(uuid, timestamptz, timestamptz, timestamptz) from public, anon, authenticated;
 revoke execute on function public.capacity_partial_sweep(uuid, timestamptz, timestamptz, timestamptz) from public, anon, authenticated;
-grant execute on function public.capacity_partial_peak(uuid, timestamptz, timestamptz, timestamptz) to service_role;
 
--- Every change of a booking that starts, stops or moves a hold: removed with its old window, added
--- with its new one (a pending booking paid, or active → still holding on the same window, is no
--- change and costs nothing).
-create function public.capacity_index_booking_change() returns trigger
+-- A statement's changes of holds, from its transition tables: each window that stopped holding
+-- (removed with its old window) and each that started (added with its new one). A pending booking
+-- paid, or one becoming active on the same window, is no change.
+-- One change (every command writes one booking) goes through capacity_index_apply. More (an
+-- UPDATE or INSERT of many rows) are applied together: every bucket touched locked once, in
+-- order; the deltas of the buckets covered whole summed; each edge bucket recounted once at the
+-- end. (Row by row, thousands of changes would update the same rows thousands of times in one
+-- transaction, each update walking all the versions the transaction made before it.)
+create function public.capacity_index_changes() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
 declare
-  was boolean := tg_op <> 'INSERT' and old.status in ('pending', 'confirmed', 'active');
-  now_holds boolean := tg_op <> 'DELETE' and new.status in ('pending', 'confirmed', 'active');
-  same boolean := tg_op = 'UPDATE'
-    and (old.parking_lot_id, old.starts_at, old.ends_at) = (new.parking_lot_id, new.starts_at, new.ends_at);
+  v_changes jsonb;
+  n integer;
 begin
-  if was and not (now_holds and same) then
-    perform public.capacity_index_apply(old.parking_lot_id, old.starts_at, old.ends_at, -1);
+  -- the changes as JSON: no temporary table for the usual single change
+  if tg_op = 'INSERT' then
+    select jsonb_agg(jsonb_build_array(nr.parking_lot_id, nr.starts_at, nr.ends_at, 1)) into v_changes
+      from new_rows nr where nr.status in ('pending', 'confirmed', 'active');
+  elsif tg_op = 'DELETE' then
+    select jsonb_agg(jsonb_build_array(o.parking_lot_id, o.starts_at, o.ends_at, -1)) into v_changes
+      from old_rows o where o.status in ('pending', 'confirmed', 'active');
+  else
+    select jsonb_agg(c.x) into v_changes from (
+      select jsonb_build_array(o.parking_lot_id, o.starts_at, o.ends_at, -1) as x
+        from old_rows o join new_rows nr on nr.id = o.id
+       where o.status in ('pending', 'confirmed', 'active')
+         and not (nr.status in ('pending', 'confirmed', 'active')
+                  and (nr.parking_lot_id, nr.starts_at, nr.ends_at) = (o.parking_lot_id, o.starts_at, o.ends_at))
+      union all
+      select jsonb_build_array(nr.parking_lot_id, nr.starts_at, nr.ends_at, 1)
+        from old_rows o join new_rows nr on nr.id = o.id
+       where nr.status in ('pending', 'confirmed', 'active')
+         and not (o.status in ('pending', 'confirmed', 'active')
+                  and (nr.parking_lot_id, nr.starts_at, nr.ends_at) = (o.parking_lot_id, o.starts_at, o.ends_at))
+    ) c;
   end if;
-  if now_holds and not (was and same) then
-    perform public.capacity_index_apply(new.parking_lot_id, new.starts_at, new.ends_at, 1);
+  n := coalesce(jsonb_array_length(v_changes), 0);
+  if n = 0 then
+    return null;
   end if;
+  if n = 1 then
+    perform public.capacity_index_apply((v_changes->0->>0)::uuid, (v_changes->0->>1)::timestamptz,
+                                        (v_changes->0->>2)::timestamptz, (v_changes->0->>3)::integer);
+    return null;
+  end if;
+  if exists (select 1 from jsonb_array_elements(v_changes) c
+              where not isfinite((c->>1)::timestamptz) or not isfinite((c->>2)::timestamptz)) then
+    raise exception 'A holding booking''s window must have a finite start and end' using errcode = '22023', hint = 'VALIDATION_ERROR';
+  end if;
+
+  -- every bucket a change touches: `whole` if the window covers it whole
+  if to_regclass('pg_temp.capacity_touched') is null then
+    create temporary table pg_temp.capacity_touched (
+      parking_lot_id uuid, bucket timestamptz, whole boolean, delta integer
+    ) on commit drop;
+  end if;
+  delete from pg_temp.capacity_touched;
+  insert into pg_temp.capacity_touched
+  select c.parking_lot_id, g, c.starts_at <= g and c.ends_at >= g + interval '15 minutes', c.delta
+    from (select (x->>0)::uuid as parking_lot_id, (x->>1)::timestamptz as starts_at, (x->>2)::timestamptz as ends_at,
+                 (x->>3)::integer as delta
+            from jsonb_array_elements(v_changes) x) c
+   cross join lateral generate_series(date_bin(interval '15 minutes', c.starts_at, timestamptz '2000-01-01 00:00:00+00'),
+                                      c.ends_at - interval '1 microsecond', interval '15 minutes') g;
+  insert into public.lot_hold_buckets (parking_lot_id, bucket, covering, peak)
+  select distinct t.parking_lot_id, t.bucket, 0, 0 from pg_temp.capacity_touched t order by 1, 2
+  on conflict (parking_lot_id, bucket) do nothing;
+  perform 1 from public.lot_hold_buckets h
+    join (select distinct t.parking_lot_id, t.bucket from pg_temp.capacity_touched t) t
+      on t.parking_lot_id = h.parking_lot_id and t.bucket = h.bucket
+   order by h.parking_lot_id, h.bucket
+     for update of h;
+  update public.lot_hold_buckets h set covering = h.covering + d.delta, peak = h.peak + d.delta
+    from (select t.parking_lot_id, t.bucket, sum(t.delta)::integer as delta from pg_temp.capacity_touched t
+           where t.whole group by 1, 2) d
+   where d.parking_lot_id = h.parking_lot_id and d.bucket = h.bucket and d.delta <> 0;
+  update public.lot_hold_buckets h
+     set peak = h.covering + public.capacity_partial_sweep(h.parking_lot_id, h.bucket, h.bucket, h.bucket + interval '15 minutes')
+    from (select distinct t.parking_lot_id, t.bucket from pg_temp.capacity_touched t where not t.whole) e
+   where e.parking_lot_id = h.parking_lot_id and e.bucket = h.bucket;
   return null;
 end
 $$;
-revoke execute on function public.capacity_index_booking_change() from public, anon, authenticated;
+revoke execute on function public.capacity_index_changes() from public, anon, authenticated;
 
 create trigger bookings_capacity_index_insert after insert on public.bookings
-  for each row when (new.status in ('pending', 'confirmed', 'active'))
-  execute function public.capacity_index_booking_change();
-create trigger bookings_capacity_index_update after update of status, parking_lot_id, starts_at, ends_at on public.bookings
-  for each row
-  when ((old.status, old.parking_lot_id, old.starts_at, old.ends_at) is distinct from (new.status, new.parking_lot_id, new.starts_at, new.ends_at))
-  execute function public.capacity_index_booking_change();
+  referencing new table as new_rows
+  for each statement execute function public.capacity_index_changes();
+create trigger bookings_capacity_index_update after update on public.bookings
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function public.capacity_index_changes();
 create trigger bookings_capacity_index_delete after delete on public.bookings
-  for each row when (old.status in ('pending', 'confirmed', 'active'))
-  execute function public.capacity_index_booking_change();
+  referencing old table as old_rows
+  for each statement execute function public.capacity_index_changes();
 -- Also under session_replication_role = replica (a bulk clean-up, a logical replica applying
 -- rows): a change the index missed would make it wrong for good.
 alter table public.bookings enable always trigger bookings_capacity_index_insert;
