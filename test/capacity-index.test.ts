@@ -137,6 +137,25 @@ describe('capacity index (015): lot_peak_holds without scanning every hold', fun
       await c.query(`update public.bookings set status = 'active' where status = 'cancelled' and id = any($1)`, [pick(0.3)]);
     });
     await assertExact(lot, questions(), 'after cancellations, moves and deletes');
+
+    // one booking per statement: the incremental path (an addition raises an edge bucket's peak
+    // from its own part of the bucket; a removal recounts it)
+    await sys(async (c) => {
+      for (let i = 0; i < 80; i++) {
+        const [a, z] = window();
+        await c.query(
+          `insert into public.bookings (user_id, parking_lot_id, starts_at, ends_at, status, amount_cents) values (gen_random_uuid(), $1, ${at(a)}, ${at(z)}, 'confirmed', 0)`,
+          [lot],
+        );
+        if (r() < 0.4) {
+          await c.query(
+            `update public.bookings set status = 'cancelled' where id = (select id from public.bookings where parking_lot_id = $1 and status = 'confirmed' order by id offset $2 limit 1)`,
+            [lot, Math.floor(r() * 50)],
+          );
+        }
+      }
+    });
+    await assertExact(lot, questions(), 'after single-row inserts and cancellations');
     assert.equal(
       (await sys((c) => c.query(`select public.lot_peak_holds($1, ${at(t0 - BUCKET)}, 'infinity') as n`, [lot]))).rows[0].n,
       (await sys((c) => c.query(ORACLE, [lot, new Date(0).toISOString(), 'infinity']))).rows[0].n,
