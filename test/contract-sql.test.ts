@@ -53,11 +53,14 @@ describe('the SQL and the TypeScript contract agree', () => {
     assert.deepEqual(sorted(await checkOf('public.payments', 'status')), sorted(PAYMENT_STATUSES));
   });
 
-  it('the statuses that hold a space: what lot_held_now counts', async () => {
-    const src = await sourceOf('public.lot_held_now');
-    const list = /status in \(([^)]*)\)/.exec(src);
-    assert.ok(list, 'lot_held_now filters on a status list');
-    assert.deepEqual(sorted(quoted(list[1]!)), sorted(HOLDING_STATUSES));
+  // lot_held_now and lot_peak_holds read the capacity index (015): what it counts is decided by
+  // its trigger and by the recount of a bucket's partial windows.
+  it('the statuses that hold a space: what the capacity index behind lot_held_now counts', async () => {
+    for (const fn of ['public.capacity_index_changes', 'public.capacity_partial_peak', 'public.capacity_partial_sweep']) {
+      const lists = [...(await sourceOf(fn)).matchAll(/status in \(([^)]*)\)/g)];
+      assert.ok(lists.length > 0, `${fn} filters on a status list`);
+      for (const list of lists) assert.deepEqual(sorted(quoted(list[1]!)), sorted(HOLDING_STATUSES), fn);
+    }
   });
 
   it('transitions: advance_booking takes each of the contract’s and refuses any other', async () => {

@@ -18,6 +18,7 @@ import { closeOwnSockets, Fleet, ROOT, type BenchContext } from './lib/harness.j
 import { liveChildren } from './lib/ipc.js';
 import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';
 import { externalScenario } from './external.js';
+import { capacityScenario } from './capacity.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
 import { bystanderScenario } from './bystander.js';
@@ -175,6 +176,12 @@ async function main(): Promise<number> {
   if (o.only.has('external')) {
     await step('7/7 writes made outside spotcast (supabase-js rpc, direct edits)', async () => {
       results.external = await externalScenario(ctx, fleet, o);
+    });
+  }
+
+  if (o.only.has('capacity')) {
+    await step('capacity: contested bookings with the lot full of holds, vs a bare lock+insert+counter', async () => {
+      results.capacity = await capacityScenario(ctx, o);
     });
   }
 

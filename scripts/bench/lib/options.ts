@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 
-export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external'] as const;
+export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external', 'capacity'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -52,7 +52,7 @@ export const USAGE = `usage: npm run bench -- [options]
                           (the external-writes scenario uses the first rate)
   --expiry-lots 20 --expiry-watchers 10
   --attack-seconds 12     each attack phase of the bystander scenario
-  --only fanout,log,booking,connections,nodes,expiry,bystander,external
+  --only fanout,log,booking,connections,nodes,expiry,bystander,external,capacity
   --soak                  only the soak: a long city-like mixed load on one node (heap, RSS, loop delay,
                           pool waits, lost/duplicated events); --soak-minutes 30 --soak-clients 2000 --soak-lots 50
   --no-profile            skip the CPU profile of the worst ratio
