@@ -35,6 +35,48 @@ export interface CapacityResults {
   /** holds already on the lot → runs of spotcast's create_booking and of the bare function */
   contested: Map<number, { spotcast: CapacityRun[]; bare: CapacityRun[] }>;
   spread: { spotcast: CapacityRun[]; bare: CapacityRun[] };
+  /** Where create_booking's time goes: Postgres's own per-function timings (track_functions). */
+  profile?: FunctionTime[];
+  profileCalls?: number;
+}
+
+export interface FunctionTime {
+  name: string;
+  calls: number;
+  /** Per booking, µs: the function with what it calls, and its own statements only. */
+  totalUs: number;
+  selfUs: number;
+}
+
+const PROFILE_CALLS = 300;
+
+/**
+ * One caller making PROFILE_CALLS bookings on a lot holding 1,000, with Postgres timing every
+ * function (`track_functions = all`, this database only): create_booking's time split into its
+ * parts, triggers included, what a profile of Node cannot see.
+ */
+async function profileCreateBooking(url: string, lot: string): Promise<FunctionTime[]> {
+  const client = new pg.Client({ connectionString: url, application_name: 'spotcast-bench-capacity-profile' });
+  await client.connect();
+  try {
+    await client.query(`set track_functions = 'all'`);
+    await client.query('select pg_stat_reset()');
+    await book([client], [lot], PROFILE_CALLS, 'create_booking');
+  } finally {
+    await client.end(); // a backend reports its function timings when it ends
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const reader = new pg.Client({ connectionString: url });
+  await reader.connect();
+  try {
+    const r = await reader.query<{ name: string; calls: string; total: number; self: number }>(
+      `select funcname as name, calls, total_time as total, self_time as self from pg_stat_user_functions
+        where schemaname = 'public' order by self_time desc limit 15`,
+    );
+    return r.rows.map((x) => ({ name: x.name, calls: Number(x.calls), totalUs: (x.total * 1000) / PROFILE_CALLS, selfUs: (x.self * 1000) / PROFILE_CALLS }));
+  } finally {
+    await reader.end();
+  }
 }
 
 // The least a booking must do, for comparison. Bench-only: created in the bench's own database.
@@ -168,6 +210,9 @@ export async function capacityScenario(ctx: BenchContext, o: Options): Promise<C
         log(`run ${r + 1} · ${lotsSpread} lots`, fn, run);
       }
     }
+    const [profiled] = await newLots(1, 1000, 'capacity profile');
+    results.profile = await profileCreateBooking(url, profiled!);
+    results.profileCalls = PROFILE_CALLS;
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
@@ -201,5 +246,17 @@ export function renderCapacity(x: CapacityResults): string[] {
       [...[...x.contested].map(([holds, runs]) => row(`one lot, ${holds.toLocaleString('en-US')} holds`, runs)), row(`${x.lots} lots, 0 holds`, x.spread)],
     ),
     '',
+    ...(x.profile?.length
+      ? [
+          `Where a booking's time goes in Postgres: ${x.profileCalls} bookings by one caller on a lot holding 1,000, timed by Postgres itself ` +
+            '(`track_functions = all`, `pg_stat_user_functions`), per booking. Self: the function\'s own statements; total: with what it calls.',
+          '',
+          table(
+            ['function', 'calls per booking', 'self µs', 'total µs'],
+            x.profile.map((f) => [`\`${f.name}\``, (f.calls / (x.profileCalls ?? 1)).toFixed(1), f.selfUs.toFixed(0), f.totalUs.toFixed(0)]),
+          ),
+          '',
+        ]
+      : []),
   ];
 }
