@@ -174,7 +174,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   });
   const parking = createParkingFeature({ calls, dispatcher });
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
-  const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
+  const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger, metrics });
   const notifications = createNotificationsFeature({ calls });
   const replayer = createReplayer({
     calls,
