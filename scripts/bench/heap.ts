@@ -1,5 +1,5 @@
 /**
- * `npx tsx scripts/bench/heap.ts [--sockets 2000] [--top 40]`: where an idle socket's heap goes.
+ * `npx tsx scripts/bench/heap.ts [--sockets 2000] [--top 40] [--keep]`: where an idle socket's heap goes.
  * Starts a bare Socket.IO server and a spotcast node (as the memory scenario does), takes a heap
  * snapshot of each before any socket and with N idle sockets (spotcast: authenticated, a user
  * each), and prints what one socket adds by constructor, largest first, for both.
@@ -52,7 +52,8 @@ async function main(): Promise<void> {
   } finally {
     await fleet.stop();
     await dropDatabase(adminUrl, name);
-    rmSync(dir, { recursive: true, force: true });
+    if (process.argv.includes('--keep')) console.log(`snapshots kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
