@@ -1,6 +1,7 @@
 /** Renders the results as Markdown, and writes them into BENCHMARKS.md between the bench markers. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { renderExternal, type ExternalResults } from './external.js';
+import { renderStorm, type StormResults } from './storm.js';
 import type { Machine } from './lib/machine.js';
 import { lost, table, verdict } from './lib/markdown.js';
 import type { Options } from './lib/options.js';
@@ -45,6 +46,7 @@ export interface Results {
   expiry?: ExpiryResults;
   bystander?: BystanderResults;
   external?: ExternalResults;
+  storm?: StormResults;
   profile?: ProfileResult;
   worst?: string;
   failures: string[];
@@ -293,6 +295,7 @@ export function render(info: RunInfo, r: Results): string {
 
   if (r.bystander) out.push(renderBystander(r.bystander));
   if (r.external) out.push(...renderExternal(r.external));
+  if (r.storm) out.push(...renderStorm(r.storm));
 
   if (r.profile) {
     const p = r.profile;

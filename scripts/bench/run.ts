@@ -21,6 +21,7 @@ import { externalScenario } from './external.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
 import { bystanderScenario } from './bystander.js';
+import { stormScenario } from './storm.js';
 import { render, writeInto, type Results } from './report.js';
 import {
   bookingScenario,
@@ -171,6 +172,12 @@ async function main(): Promise<number> {
   if (o.only.has('external')) {
     await step('7/7 writes made outside spotcast (supabase-js rpc, direct edits)', async () => {
       results.external = await externalScenario(ctx, fleet, o);
+    });
+  }
+
+  if (o.only.has('storm')) {
+    await step('8/8 reconnect storm', async () => {
+      results.storm = await stormScenario(ctx, o);
     });
   }
 

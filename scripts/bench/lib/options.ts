@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 
-export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external'] as const;
+export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external', 'storm'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -28,6 +28,8 @@ export interface Options {
   expiryWatchers: number;
   /** Length of each attack (and baseline) phase of the bystander scenario. */
   attackSeconds: number;
+  /** Clients of the reconnect storm (one node; each is an open file there). */
+  stormSizes: number[];
   only: Set<Scenario>;
   profile: boolean;
   /** Where the results go (BENCHMARKS.md by default; none for --quick unless --out is given). */
@@ -47,7 +49,8 @@ export const USAGE = `usage: npm run bench -- [options]
                           (the external-writes scenario uses the first rate)
   --expiry-lots 20 --expiry-watchers 10
   --attack-seconds 12     each attack phase of the bystander scenario
-  --only fanout,log,booking,connections,nodes,expiry,bystander,external
+  --storm-sizes 10000,30000   clients of the reconnect storm
+  --only fanout,log,booking,connections,nodes,expiry,bystander,external,storm
   --no-profile            skip the CPU profile of the worst ratio
   --out FILE              write the results into FILE (between the bench markers)`;
 
@@ -79,6 +82,7 @@ export function parseOptions(argv: string[]): Options {
     expiryLots: quick ? 5 : 20,
     expiryWatchers: quick ? 3 : 10,
     attackSeconds: quick ? 4 : 12,
+    stormSizes: quick ? [300] : [10000],
     only: new Set(SCENARIOS),
     profile: true,
     out: quick ? null : 'BENCHMARKS.md',
@@ -140,6 +144,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--attack-seconds':
         o.attackSeconds = int(value());
+        break;
+      case '--storm-sizes':
+        o.stormSizes = list(value()).sort((x, y) => x - y);
         break;
       case '--only': {
         const names = value().split(',').map((s) => s.trim());
