@@ -47,6 +47,7 @@ export interface StormRun {
   caughtUpP99: number;
   connectsPerSec: number;
   bareConnectsPerSec: number;
+  bareRefused: Record<string, number>;
   /** Replayed events received, and what the clients should have been sent (MISSED each). */
   replayed: number;
   expected: number;
@@ -98,6 +99,7 @@ async function stormOnce(ctx: BenchContext, procs: Child[], n: number, r: number
 
   // The bare reference: the same clients, dropped by a restart, reconnecting at once.
   let bareRate = NaN;
+  let bareRefused: Record<string, number> = {};
   {
     let bare: Server = await startBare(`${tag}-bare-a`);
     try {
@@ -107,6 +109,7 @@ async function stormOnce(ctx: BenchContext, procs: Child[], n: number, r: number
       bare = await startBare(`${tag}-bare-b`);
       const m = merged(await each(procs, 'storm', () => ({ url: bare.url, concurrency: IN_FLIGHT, timeoutMs: 60_000 })));
       bareRate = m.connected.length / (pct(m.connected, 100) / 1000);
+      bareRefused = m.refused;
       await each(procs, 'close', () => ({}));
     } finally {
       await bare.child.stop();
@@ -149,6 +152,7 @@ async function stormOnce(ctx: BenchContext, procs: Child[], n: number, r: number
       caughtUpP99: pct(m.caughtUp, 99),
       connectsPerSec: m.connected.length / (allConnectedMs / 1000),
       bareConnectsPerSec: bareRate,
+      bareRefused,
       replayed: m.events,
       expected: n * MISSED,
       // pg_stat_database's own reads are transactions too (one per dbStats).
@@ -177,7 +181,7 @@ export async function stormScenario(ctx: BenchContext, o: Options): Promise<Stor
         list.push(run);
         results.runs.set(n, list);
         ctx.log(
-          `  storm ${n} run ${r}: all connected in ${(run.allConnectedMs / 1000).toFixed(1)} s (${Math.round(run.connectsPerSec)}/s; bare ${Math.round(run.bareConnectsPerSec)}/s), caught up in ${(run.allCaughtUpMs / 1000).toFixed(1)} s; refused ${JSON.stringify(run.refused)}; ${run.xacts} transactions, ${run.tupInserted} rows inserted`,
+          `  storm ${n} run ${r}: all connected in ${(run.allConnectedMs / 1000).toFixed(1)} s (${Math.round(run.connectsPerSec)}/s; bare ${Math.round(run.bareConnectsPerSec)}/s), caught up in ${(run.allCaughtUpMs / 1000).toFixed(1)} s; refused ${JSON.stringify(run.refused)} (bare ${JSON.stringify(run.bareRefused)}); ${run.xacts} transactions, ${run.tupInserted} rows inserted`,
         );
       }
     } finally {
@@ -191,7 +195,8 @@ export function renderStorm(s: StormResults): string[] {
   const rows: string[][] = [];
   for (const [n, runs] of s.runs) {
     const f = (g: (r: StormRun) => number, d = 1) => fmt(runs.map(g), d);
-    const refused = runs.map((r) => Object.entries(r.refused).map(([k, v]) => `${v}× ${k}`).join(', ') || '0').join(' / ');
+    const list = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${v}× ${k}`).join(', ') || '0';
+    const refused = runs.map((r) => `${list(r.refused)} (bare ${list(r.bareRefused)})`).join(' / ');
     rows.push([
       String(n),
       f((r) => r.allConnectedMs / 1000),
