@@ -178,7 +178,7 @@ export function createApplication(httpServer: HttpServer, deps: AppDeps): Applic
   const waitlist = createWaitlistFeature({ db, calls, limits, afterCommit: bookings.afterCommit });
   const admin = createAdminFeature({ calls, io, broadcaster, logger });
   const history = createHistoryFeature({ calls, dispatcher });
-  const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger });
+  const session = createSessionFeature({ io, verifier, nodeId: config.nodeId, logger, metrics });
   const notifications = createNotificationsFeature({ calls });
   const replayer = createReplayer({
     calls,

@@ -11,6 +11,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeHeapSnapshot } from 'node:v8';
 import pg from 'pg';
 import { Server } from 'socket.io';
 import { serve } from './lib/ipc.js';
@@ -66,6 +67,10 @@ async function main(): Promise<void> {
       writes: () => writeSyscalls(),
       async mem() {
         return { ...(await forcedGcMemory()), sockets: io.engine.clientsCount };
+      },
+      async snapshot(file: string) {
+        await forcedGcMemory();
+        return writeHeapSnapshot(file);
       },
       stats() {
         return { sockets: io.engine.clientsCount };

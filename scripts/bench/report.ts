@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { renderExternal, type ExternalResults } from './external.js';
 import { renderCapacity, type CapacityResults } from './capacity.js';
+import { renderStorm, type StormResults } from './storm.js';
 import type { Machine } from './lib/machine.js';
 import { lost, table, verdict } from './lib/markdown.js';
 import type { Options } from './lib/options.js';
@@ -47,6 +48,7 @@ export interface Results {
   bystander?: BystanderResults;
   external?: ExternalResults;
   capacity?: CapacityResults;
+  storm?: StormResults;
   profile?: ProfileResult;
   worst?: string;
   failures: string[];
@@ -296,6 +298,7 @@ export function render(info: RunInfo, r: Results): string {
   if (r.bystander) out.push(renderBystander(r.bystander));
   if (r.external) out.push(...renderExternal(r.external));
   if (r.capacity) out.push(...renderCapacity(r.capacity));
+  if (r.storm) out.push(...renderStorm(r.storm));
 
   if (r.profile) {
     const p = r.profile;

@@ -24,6 +24,7 @@ import { spread } from './lib/stats.js';
 import { bystanderScenario } from './bystander.js';
 import { soakScenario } from './soak.js';
 import { renderSoak, SOAK_MARKERS } from './soak-report.js';
+import { stormScenario } from './storm.js';
 import { render, writeInto, type Results } from './report.js';
 import {
   bookingScenario,
@@ -182,6 +183,11 @@ async function main(): Promise<number> {
   if (o.only.has('capacity')) {
     await step('capacity: contested bookings with the lot full of holds, vs a bare lock+insert+counter', async () => {
       results.capacity = await capacityScenario(ctx, o);
+    });
+  }
+  if (o.only.has('storm')) {
+    await step('8/8 reconnect storm', async () => {
+      results.storm = await stormScenario(ctx, o);
     });
   }
 

@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { createApplication } from '../../server/app.js';
 import { createTokenVerifier } from '../../server/platform/auth/jwt.js';
 import { loadConfig } from '../../server/config.js';
@@ -72,6 +73,12 @@ async function main(): Promise<void> {
         // Buffered log rows are not per-socket state: write them before measuring.
         await app.activity.flush();
         return { ...(await forcedGcMemory()), sockets: app.io.engine.clientsCount };
+      },
+      /** A heap snapshot after a forced GC, into `file` (scripts/bench/heap.ts compares two). */
+      async snapshot(file: string) {
+        await app.activity.flush();
+        await forcedGcMemory();
+        return writeHeapSnapshot(file);
       },
       stats() {
         const s = {

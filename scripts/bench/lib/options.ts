@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 
-export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external', 'capacity'] as const;
+export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external', 'capacity', 'storm'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -28,6 +28,8 @@ export interface Options {
   expiryWatchers: number;
   /** Length of each attack (and baseline) phase of the bystander scenario. */
   attackSeconds: number;
+  /** Clients of the reconnect storm (one node; each is an open file there). */
+  stormSizes: number[];
   only: Set<Scenario>;
   /** `--soak`: only the long mixed-load run (issue 12), written to its own section. */
   soak: boolean;
@@ -52,7 +54,8 @@ export const USAGE = `usage: npm run bench -- [options]
                           (the external-writes scenario uses the first rate)
   --expiry-lots 20 --expiry-watchers 10
   --attack-seconds 12     each attack phase of the bystander scenario
-  --only fanout,log,booking,connections,nodes,expiry,bystander,external,capacity
+  --storm-sizes 10000,30000   clients of the reconnect storm
+  --only fanout,log,booking,connections,nodes,expiry,bystander,external,capacity,storm
   --soak                  only the soak: a long city-like mixed load on one node (heap, RSS, loop delay,
                           pool waits, lost/duplicated events); --soak-minutes 30 --soak-clients 2000 --soak-lots 50
   --no-profile            skip the CPU profile of the worst ratio
@@ -86,6 +89,7 @@ export function parseOptions(argv: string[]): Options {
     expiryLots: quick ? 5 : 20,
     expiryWatchers: quick ? 3 : 10,
     attackSeconds: quick ? 4 : 12,
+    stormSizes: quick ? [300] : [10000],
     only: new Set(SCENARIOS),
     soak: false,
     soakMinutes: quick ? 2 : 30,
@@ -151,6 +155,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--attack-seconds':
         o.attackSeconds = int(value());
+        break;
+      case '--storm-sizes':
+        o.stormSizes = list(value()).sort((x, y) => x - y);
         break;
       case '--only': {
         const names = value().split(',').map((s) => s.trim());

@@ -1,7 +1,7 @@
 import { handshakeResumeSchema, subscribeSchema, unsubscribeSchema, type ReplayInfo, type SubscribeInput, type SubscribeReply } from '../../contract/index.js';
 import type { Replayer } from '../../outbox/replay.js';
 import { toClientError } from '../../platform/errors.js';
-import { on, takeTokens, type HandlerContext, type SocketFeature } from '../../platform/socket/handle.js';
+import { handler, socketFields, takeTokens, type HandlerContext, type SocketFeature } from '../../platform/socket/handle.js';
 import type { IoSocket } from '../../platform/socket/types.js';
 import { lotNotFound, type ParkingService } from '../parking/service.js';
 import { authorizeRoom, roomOrThrow } from './authorize.js';
@@ -61,22 +61,26 @@ export function subscriptionSocket(deps: SubscriptionDeps): SocketFeature {
         if (result.replay) replayed.push(result.replay);
       } catch (err) {
         const { error } = toClientError(err);
-        if (error.code === 'INTERNAL_ERROR') ctx.logger.error({ err, room }, 'resume failed');
+        if (error.code === 'INTERNAL_ERROR') ctx.logger.error({ err, room, ...socketFields(socket) }, 'resume failed');
         failed.push({ room: room.slice(0, 200), code: error.code, message: error.message });
       }
     }
     socket.emit('resumed', { rooms: replayed, failed });
   }
 
-  return (socket, ctx) => {
-    on(socket, ctx, 'subscribe', subscribeSchema, (input) => subscribe(socket, ctx, input));
-    on(socket, ctx, 'unsubscribe', unsubscribeSchema, async (input) => {
-      const room = roomOrThrow(input);
-      const was_subscribed = socket.rooms.has(room.name);
-      deps.replayer.forget(socket, room.name);
-      await socket.leave(room.name);
-      return { room: room.name, was_subscribed };
-    });
-    void resumeFromHandshake(socket, ctx);
+  return {
+    events: [
+      handler('subscribe', subscribeSchema, (socket, input, ctx) => subscribe(socket, ctx, input)),
+      handler('unsubscribe', unsubscribeSchema, async (socket, input) => {
+        const room = roomOrThrow(input);
+        const was_subscribed = socket.rooms.has(room.name);
+        deps.replayer.forget(socket, room.name);
+        await socket.leave(room.name);
+        return { room: room.name, was_subscribed };
+      }),
+    ],
+    connected(socket, ctx) {
+      void resumeFromHandshake(socket, ctx);
+    },
   };
 }

@@ -74,20 +74,35 @@ export async function createTokenVerifier(config: JwtConfig, deps: { logger?: Lo
         throw new AuthError('TOKEN_CLAIMS_INVALID', checked.error.issues.map((i) => i.message).join('; '));
       }
       const role = appRole(payload, config.roleClaimPath);
-      return {
-        // Canonical lower-case uuid: it names the user's room, and the database returns ids in lower case.
-        userId: checked.data.sub.toLowerCase(),
-        role,
-        orgId: orgOf(payload, config.orgClaimPath ?? DEFAULT_ORG_CLAIM, role),
-        claims: payload as Record<string, unknown>,
-        expiresAt: checked.data.exp,
-        token,
-      };
+      const orgId = orgOf(payload, config.orgClaimPath ?? DEFAULT_ORG_CLAIM, role);
+      // Canonical lower-case uuid: it names the user's room, and the database returns ids in lower case.
+      return new VerifiedPrincipal(checked.data.sub.toLowerCase(), role, orgId, checked.data.exp, token);
     },
     close() {
       ring.jwks?.close();
     },
   };
+}
+
+/**
+ * A verified caller. Its claims are not kept as an object: they are the token's payload, decoded
+ * again when asked (each database call, once): a socket holds its principal for hours, and the
+ * token it must keep anyway already carries them.
+ */
+class VerifiedPrincipal implements Principal {
+  constructor(
+    readonly userId: string,
+    readonly role: AppRole,
+    readonly orgId: string | null,
+    readonly expiresAt: number,
+    readonly token: string,
+  ) {}
+
+  /** The verified payload, exactly as jose decoded it (base64url JSON of the token's second part). */
+  get claims(): Record<string, unknown> {
+    const payload = this.token.split('.')[1] ?? '';
+    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+  }
 }
 
 /** loadConfig has checked the key with node:crypto; should jose still refuse it, say which. */

@@ -42,7 +42,18 @@ export function connectionRefusal(trust: Trust, metrics: Metrics) {
  */
 export function userSocketCap(opts: { maxPerUser: number; metrics: Metrics; logger: Logger }) {
   const counts = new Map<string, number>();
-  return (socket: IoSocket, next: Next): void => {
+  const release = (userId: string) => {
+    const left = (counts.get(userId) ?? 1) - 1;
+    if (left > 0) counts.set(userId, left);
+    else counts.delete(userId);
+  };
+  /**
+   * Between this middleware and the `connection` event a socket's transport may close, and such a
+   * socket never gets a disconnect: its transport's close releases it. From `connection` on, its
+   * disconnect does (`disconnected`, shared by every socket), and the close listener is removed.
+   */
+  const beforeConnection = new WeakMap<IoSocket, () => void>();
+  function middleware(socket: IoSocket, next: Next): void {
     const userId = socket.data.principal.userId;
     const held = counts.get(userId) ?? 0;
     if (held >= opts.maxPerUser) {
@@ -58,17 +69,25 @@ export function userSocketCap(opts: { maxPerUser: number; metrics: Metrics; logg
       return;
     }
     counts.set(userId, held + 1);
-    let holding = true;
-    const release = () => {
-      if (!holding) return;
-      holding = false;
-      const left = (counts.get(userId) ?? 1) - 1;
-      if (left > 0) counts.set(userId, left);
-      else counts.delete(userId);
+    const onClose = () => {
+      beforeConnection.delete(socket);
+      release(userId);
     };
-    // A socket that never connects (its transport closed meanwhile) has no disconnect; its transport closes.
-    socket.once('disconnect', release);
-    socket.conn.once('close', release);
+    beforeConnection.set(socket, onClose);
+    socket.conn.once('close', onClose);
     next();
+  }
+  return {
+    middleware,
+    /** At `connection`: from now on the socket's disconnect releases its place. */
+    connected(socket: IoSocket): void {
+      const onClose = beforeConnection.get(socket);
+      if (!onClose) return;
+      beforeConnection.delete(socket);
+      socket.conn.off('close', onClose);
+    },
+    disconnected(socket: IoSocket): void {
+      release(socket.data.principal.userId);
+    },
   };
 }

@@ -24,9 +24,15 @@ interface Admitted {
 
 const admitted = new WeakMap<IncomingMessage, Admitted>();
 
-/** The handshake request's address and deferred refusal (undefined for a request the guard did not see). */
+/**
+ * The handshake request's address and deferred refusal (undefined for a request the guard did not
+ * see). Read once, at the connect packet: the entry is dropped then (the request lives as long as
+ * the socket, and an idle socket need not carry it).
+ */
 export function admittedAs(req: IncomingMessage): Admitted | undefined {
-  return admitted.get(req);
+  const seen = admitted.get(req);
+  admitted.delete(req);
+  return seen;
 }
 
 type Answer = (err: string | null | undefined, success: boolean) => void;

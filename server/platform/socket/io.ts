@@ -7,11 +7,11 @@ import type { TokenVerifier } from '../auth/jwt.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { IoServer, SocketLimits } from './types.js';
+import type { IoServer, IoSocket, SocketLimits } from './types.js';
 import { connectionRefusal, userSocketCap } from './connection-limits.js';
-import { answerUnknownEvents, type HandlerContext, type SocketFeature } from './handle.js';
+import { createDispatcher, socketFields, type HandlerContext, type SocketFeature } from './handle.js';
 import { handshakeGuard } from './handshake-guard.js';
-import { guardPendingOutput, serverCloseReason } from './pending-output.js';
+import { pendingOutputGuard, serverCloseReason } from './pending-output.js';
 import { UnauthenticatedSessions } from './unauthenticated.js';
 import { batchWebSocketWrites } from './ws-write-batching.js';
 
@@ -55,29 +55,58 @@ export function createIo(httpServer: HttpServer, opts: IoOptions): IoServer {
   waiting.attach(io);
   io.use(connectionRefusal(trust, opts.metrics));
   installSocketAuth(io, { verifier: opts.verifier, nodeId: opts.nodeId, logger: opts.logger });
-  io.use(userSocketCap({ maxPerUser: opts.sockets.maxPerUser, metrics: opts.metrics, logger: opts.logger }));
+  const cap = userSocketCap({ maxPerUser: opts.sockets.maxPerUser, metrics: opts.metrics, logger: opts.logger });
+  io.use(cap.middleware);
+  function releaseCap(this: IoSocket): void {
+    cap.disconnected(this);
+  }
+  io.on('connection', (socket) => {
+    cap.connected(socket);
+    socket.on('disconnect', releaseCap);
+  });
   batchWebSocketWrites(io);
   return io;
 }
 
-/** On every authenticated connection: its output bound, each feature's handlers, then the answer to unknown events. */
+type AnyListener = (this: IoSocket, event: unknown, ...args: unknown[]) => void;
+
+/**
+ * `socket.onAny(listener)`, with the listener list sized for the one listener: Socket.IO starts it
+ * as `[]` and pushes, which gives every socket room for 17 (about 150 bytes). Should Socket.IO's
+ * field ever differ, it is plain `onAny`.
+ */
+function listenToAll(socket: IoSocket, listener: AnyListener): void {
+  const s = socket as unknown as { _anyListeners?: AnyListener[] };
+  if (s._anyListeners === undefined) s._anyListeners = [listener];
+  if (socket.listenersAny()[0] !== listener) socket.onAny(listener);
+}
+
+/**
+ * On every authenticated connection: its output bound, the features' per-connection work, and one
+ * dispatcher for all client events. Every listener is created once per node and called with the
+ * socket as `this`: an idle socket holds references, not closures, contexts or a logger of its own.
+ */
 export function handleConnections(
   io: IoServer,
   opts: Pick<IoOptions, 'logger' | 'activity' | 'limits' | 'metrics' | 'sockets'>,
   features: SocketFeature[],
 ): void {
+  const ctx: HandlerContext = { logger: opts.logger, activity: opts.activity, limits: opts.limits, metrics: opts.metrics };
+  const dispatch = createDispatcher(features.flatMap((f) => f.events ?? []), ctx);
+  const output = pendingOutputGuard({ maxBytes: opts.sockets.maxPendingBytes, metrics: opts.metrics, logger: opts.logger });
+  function onDisconnect(this: IoSocket, reason: string): void {
+    output.disconnected(this, reason);
+    for (const feature of features) feature.disconnected?.(this);
+    const why = serverCloseReason(this) ?? reason;
+    opts.activity.disconnected(this, why);
+    opts.logger.debug({ ...socketFields(this), reason: why }, 'socket disconnected');
+  }
   io.on('connection', (socket) => {
-    const logger = opts.logger.child({ socketId: socket.id, userId: socket.data.principal.userId });
-    guardPendingOutput(socket, { maxBytes: opts.sockets.maxPendingBytes, metrics: opts.metrics, logger });
-    const ctx: HandlerContext = { logger, activity: opts.activity, limits: opts.limits, metrics: opts.metrics };
-    for (const feature of features) feature(socket, ctx);
-    answerUnknownEvents(socket, ctx);
+    output.watch(socket);
+    listenToAll(socket, dispatch);
+    socket.on('disconnect', onDisconnect);
+    for (const feature of features) feature.connected?.(socket, ctx);
     opts.activity.connected(socket);
-    logger.debug({ role: socket.data.principal.role, transport: socket.conn.transport.name }, 'socket connected');
-    socket.on('disconnect', (reason) => {
-      const why = serverCloseReason(socket) ?? reason;
-      opts.activity.disconnected(socket, why);
-      logger.debug({ reason: why }, 'socket disconnected');
-    });
+    opts.logger.debug({ ...socketFields(socket), role: socket.data.principal.role, transport: socket.conn.transport.name }, 'socket connected');
   });
 }

@@ -12,10 +12,16 @@ interface EngineConn {
   writeBuffer: EnginePacket[];
   packetsFn: unknown[];
   transport: { name: string; socket?: { bufferedAmount?: number; terminate?: () => void } };
-  on(event: 'packetCreate', listener: (packet: EnginePacket) => void): void;
-  on(event: 'flush', listener: () => void): void;
+  on(event: 'packetCreate', listener: (this: GuardedConn, packet: EnginePacket) => void): void;
+  on(event: 'flush', listener: (this: GuardedConn) => void): void;
   close(discard?: boolean): void;
 }
+
+/** Bytes queued on a connection since its last flush; -1 once it is condemned as a slow consumer. */
+const QUEUED = Symbol('spotcast.queued');
+/** The Socket.IO socket a guarded connection carries (one namespace: one socket per connection). */
+const SOCKET = Symbol('spotcast.socket');
+type GuardedConn = EngineConn & { [QUEUED]?: number; [SOCKET]?: IoSocket };
 
 /** Counted per queued packet on top of its encoded length: the packet object and its bookkeeping. */
 const PACKET_OVERHEAD = 64;
@@ -41,6 +47,14 @@ function transportBacklog(conn: EngineConn): number {
   return conn.transport.name === 'websocket' ? (conn.transport.socket?.bufferedAmount ?? 0) : 0;
 }
 
+
+export interface OutputGuard {
+  /** Starts counting what is queued for this socket. */
+  watch(socket: IoSocket): void;
+  /** At the socket's disconnect. */
+  disconnected(socket: IoSocket, reason: string): void;
+}
+
 /**
  * Bounds what one socket may have waiting to be sent. A client that never reads makes engine.io
  * queue every packet for it (and ws buffer what the kernel will not take) without limit; past
@@ -52,31 +66,43 @@ function transportBacklog(conn: EngineConn): number {
  * in-flight response holds at most one flushed queue, so polling is bounded by twice `maxBytes`.
  * `maxBytes` must stay above the largest burst a reading client gets at once: a replay of
  * REPLAY_MAX_EVENTS events.
+ *
+ * The listeners are created once per node and called with the connection as `this`; the count is
+ * a property of the connection: a socket costs no closure for this.
  */
-export function guardPendingOutput(socket: IoSocket, opts: { maxBytes: number; metrics: Metrics; logger: Logger }): void {
-  const conn = socket.conn as unknown as EngineConn;
-  let queued = 0;
-  let condemned = false;
-  conn.on('flush', () => {
-    queued = 0;
-  });
-  // Any disconnect the server decides (a rate limit, an expired token) closes the transport once
-  // its queue is taken, which a client that never reads never does: its connection, and what was
-  // queued for it, would stay until the ping timeout and ws's close handshake, over a minute.
-  socket.on('disconnect', (reason) => {
-    if (reason === 'server namespace disconnect') cutAfterGrace(conn);
-  });
-  conn.on('packetCreate', (packet) => {
-    if (condemned) return;
-    queued += sizeOf(packet);
+export function pendingOutputGuard(opts: { maxBytes: number; metrics: Metrics; logger: Logger }): OutputGuard {
+  function onFlush(this: GuardedConn): void {
+    if (this[QUEUED] !== -1) this[QUEUED] = 0;
+  }
+  function onPacketCreate(this: GuardedConn, packet: EnginePacket): void {
+    const before = this[QUEUED] ?? 0;
+    if (before === -1) return;
+    const queued = before + sizeOf(packet);
+    this[QUEUED] = queued;
     // A burst written at once (a replay) is judged by what the client has not taken of it when the
     // next packet comes, not while it is being queued.
-    if (flushHeld(conn) || queued + transportBacklog(conn) <= opts.maxBytes) return;
-    condemned = true;
-    const pending = queued + transportBacklog(conn);
+    if (flushHeld(this) || queued + transportBacklog(this) <= opts.maxBytes) return;
+    this[QUEUED] = -1;
+    const pending = queued + transportBacklog(this);
+    const socket = this[SOCKET];
     // After the emit under way (a broadcast may be iterating the socket's rooms right now).
-    queueMicrotask(() => disconnectSlowConsumer(socket, conn, { ...opts, pending }));
-  });
+    if (socket) queueMicrotask(() => disconnectSlowConsumer(socket, this, { ...opts, pending }));
+  }
+  return {
+    watch(socket) {
+      const conn = socket.conn as unknown as GuardedConn;
+      conn[QUEUED] = 0;
+      conn[SOCKET] = socket;
+      conn.on('flush', onFlush);
+      conn.on('packetCreate', onPacketCreate);
+    },
+    disconnected(socket, reason) {
+      // Any disconnect the server decides (a rate limit, an expired token) closes the transport once
+      // its queue is taken, which a client that never reads never does: its connection, and what was
+      // queued for it, would stay until the ping timeout and ws's close handshake, over a minute.
+      if (reason === 'server namespace disconnect') cutAfterGrace(socket.conn as unknown as EngineConn);
+    },
+  };
 }
 
 function disconnectSlowConsumer(socket: IoSocket, conn: EngineConn, opts: { maxBytes: number; metrics: Metrics; logger: Logger; pending: number }): void {

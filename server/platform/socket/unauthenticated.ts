@@ -5,7 +5,8 @@ interface EngineConn {
   readyState: string;
   transport: { socket?: { terminate?: () => void } };
   close(discard?: boolean): void;
-  once(event: 'close', listener: () => void): void;
+  on(event: 'close', listener: (this: EngineConn) => void): void;
+  off(event: 'close', listener: (this: EngineConn) => void): void;
 }
 
 /** Closes a session now: no orderly close (which waits for a poll or ws's close handshake, up to 30 s). */
@@ -28,7 +29,10 @@ function discard(conn: EngineConn): void {
  * waits up to 30 s for a poll that a flood never sends: the session stayed, counted and in memory.
  */
 export class UnauthenticatedSessions {
-  private readonly waiting = new Set<EngineConn>();
+  /** Session → its deadline (epoch ms); insertion order is deadline order (one timeout for all). */
+  private readonly waiting = new Map<EngineConn, number>();
+  /** One timer, for the oldest waiting session's deadline (not a Timeout per session). */
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: { max: number; timeoutMs: number; onEvicted: () => void },
@@ -39,27 +43,49 @@ export class UnauthenticatedSessions {
   }
 
   attach(io: IoServer): void {
-    io.on('connection', (socket) => this.waiting.delete(socket.conn as unknown as EngineConn));
+    const waiting = this.waiting;
+    // Called with the session as `this`: one listener for every session.
+    function onClose(this: EngineConn): void {
+      waiting.delete(this);
+    }
+    io.on('connection', (socket) => {
+      const conn = socket.conn as unknown as EngineConn;
+      waiting.delete(conn);
+      conn.off('close', onClose);
+    });
     io.engine.on('connection', (conn: EngineConn) => {
-      this.waiting.add(conn);
-      const timer = setTimeout(() => {
-        if (this.waiting.delete(conn)) discard(conn);
-      }, this.opts.timeoutMs);
-      timer.unref();
-      conn.once('close', () => {
-        clearTimeout(timer);
-        this.waiting.delete(conn);
-      });
+      waiting.set(conn, Date.now() + this.opts.timeoutMs);
+      conn.on('close', onClose);
+      this.timer ??= this.arm();
     });
   }
 
   /** Before a handshake is admitted: discards the oldest waiting sessions until there is room for it. */
   makeRoom(): void {
-    for (const oldest of this.waiting) {
+    for (const oldest of this.waiting.keys()) {
       if (this.waiting.size < this.opts.max) return;
       this.waiting.delete(oldest);
       discard(oldest);
       this.opts.onEvicted();
     }
+  }
+
+  private arm(): NodeJS.Timeout | undefined {
+    const first = this.waiting.values().next();
+    if (first.done) return undefined;
+    const timer = setTimeout(() => this.expire(), Math.max(first.value - Date.now(), 0));
+    timer.unref();
+    return timer;
+  }
+
+  /** Discards every session past its deadline (the oldest first), then waits for the next one. */
+  private expire(): void {
+    const now = Date.now();
+    for (const [conn, deadline] of this.waiting) {
+      if (deadline > now) break;
+      this.waiting.delete(conn);
+      discard(conn);
+    }
+    this.timer = this.arm();
   }
 }

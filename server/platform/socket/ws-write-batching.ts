@@ -12,8 +12,22 @@ interface EngineSocket {
   on(event: 'upgrade', listener: (transport: Transport) => void): void;
 }
 
-const batched = new WeakSet<Transport>();
+/** Marks a transport whose `send` is already the corked one (its own property; the class's is the original). */
+const ORIGINAL_SEND = Symbol('spotcast.originalSend');
+type Batched = Transport & { [ORIGINAL_SEND]?: Transport['send'] };
 
+/** One function for every WebSocket transport (called with the transport as `this`): no closure per socket. */
+function corkedSend(this: Batched, packets: unknown[]): void {
+  const send = this[ORIGINAL_SEND]!;
+  const raw = this.socket?._socket;
+  if (packets.length < 2 || !raw) return send.call(this, packets);
+  raw.cork!();
+  try {
+    send.call(this, packets);
+  } finally {
+    raw.uncork!();
+  }
+}
 /**
  * One write system call for the packets engine.io flushes to a WebSocket together.
  *
@@ -33,18 +47,10 @@ export function batchWebSocketWrites(io: IoServer): void {
   });
 }
 
-function batch(transport: Transport): void {
+function batch(transport: Batched): void {
   const raw = transport.socket?._socket;
-  if (transport.name !== 'websocket' || batched.has(transport) || typeof raw?.cork !== 'function' || typeof raw.uncork !== 'function') return;
-  batched.add(transport);
-  const send = transport.send.bind(transport);
-  transport.send = (packets) => {
-    if (packets.length < 2) return send(packets);
-    raw.cork!();
-    try {
-      send(packets);
-    } finally {
-      raw.uncork!();
-    }
-  };
+  if (transport.name !== 'websocket' || transport[ORIGINAL_SEND] || typeof raw?.cork !== 'function' || typeof raw.uncork !== 'function') return;
+  // The class's send, kept on the transport (a reference, not a bound copy).
+  transport[ORIGINAL_SEND] = transport.send;
+  transport.send = corkedSend;
 }
