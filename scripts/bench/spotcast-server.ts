@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   await runMigrations(config.database.url, logger);
   const db = new Db({ url: config.database.url, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger, nodeId: config.nodeId });
-  const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger) : undefined;
+  const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger, config.redisAdapter) : undefined;
   const scheduler = redis
     ? new BullMqScheduler({ ...config.jobs, queueConnection: redis.jobsQueue, workerConnection: redis.jobsWorker, logger: logger.child({ component: 'jobs' }) })
     : undefined;
