@@ -13,6 +13,7 @@ interface BroadcastOptions {
 /** The parts of socket.io-adapter's ClusterAdapter this file relies on. */
 interface ClusterAdapterLike {
   broadcast(packet: unknown, opts: BroadcastOptions): unknown;
+  fetchSockets(opts: BroadcastOptions): Promise<unknown[]>;
   publish(message: { type: number; data: unknown }): void;
 }
 
@@ -38,6 +39,9 @@ export interface ShardedOptions {
  *   once, and always through the same room, so the order within a stream is kept.
  * - This node's own sockets get it at once, as with the classic adapter (the stock ClusterAdapter
  *   waits for Redis's answer first, which would hold local delivery hostage to a Redis outage).
+ *
+ * And `io.local.fetchSockets()` answers from this node alone (the stock ClusterAdapter first asks
+ * Redis how many servers there are, even for a local query, so it fails while Redis is down).
  */
 export function createShardedRedisAdapter(pub: Redis, sub: Redis, opts: ShardedOptions): ReturnType<typeof createShardedAdapter> {
   const make = createShardedAdapter(pub, sub, { channelPrefix: opts.channelPrefix, subscriptionMode: 'dynamic' });
@@ -60,6 +64,8 @@ export function createShardedRedisAdapter(pub: Redis, sub: Redis, opts: ShardedO
       }
       return inMemory.broadcast.call(adapter, packet, o);
     };
+    const clusterFetch = adapter.fetchSockets.bind(adapter);
+    adapter.fetchSockets = (o) => (o.flags?.local ? inMemory.fetchSockets.call(adapter, o) : clusterFetch(o));
     return adapter as never;
   };
 }
