@@ -1,6 +1,9 @@
 /** Renders the results as Markdown, and writes them into BENCHMARKS.md between the bench markers. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { renderExternal, type ExternalResults } from './external.js';
+import type { CityResults } from './city.js';
+import { renderCity, renderCityNodes } from './city-report.js';
+import type { CityNodesResults } from './nodes.js';
 import type { Machine } from './lib/machine.js';
 import { lost, table, verdict } from './lib/markdown.js';
 import type { Options } from './lib/options.js';
@@ -45,6 +48,8 @@ export interface Results {
   expiry?: ExpiryResults;
   bystander?: BystanderResults;
   external?: ExternalResults;
+  city?: CityResults;
+  cityNodes?: CityNodesResults;
   profile?: ProfileResult;
   worst?: string;
   failures: string[];
@@ -293,6 +298,8 @@ export function render(info: RunInfo, r: Results): string {
 
   if (r.bystander) out.push(renderBystander(r.bystander));
   if (r.external) out.push(...renderExternal(r.external));
+  if (r.city) out.push(...renderCity(r.city));
+  if (r.cityNodes) out.push(...renderCityNodes(r.cityNodes));
 
   if (r.profile) {
     const p = r.profile;

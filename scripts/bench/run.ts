@@ -18,6 +18,8 @@ import { closeOwnSockets, Fleet, ROOT, type BenchContext } from './lib/harness.j
 import { liveChildren } from './lib/ipc.js';
 import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';
 import { externalScenario } from './external.js';
+import { cityScenario } from './city.js';
+import { cityNodesScenario } from './nodes.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
 import { bystanderScenario } from './bystander.js';
@@ -172,6 +174,19 @@ async function main(): Promise<number> {
     await step('7/7 writes made outside spotcast (supabase-js rpc, direct edits)', async () => {
       results.external = await externalScenario(ctx, fleet, o);
     });
+  }
+
+  if (o.only.has('city')) {
+    await step('8/9 a city: 200 lots, 20,000 sockets, hardware changes, bookings (one and two nodes, vs bare)', async () => {
+      results.city = await cityScenario(ctx, fleet, o);
+    });
+  }
+  if (o.only.has('city-nodes')) {
+    if (!redisUrl) results.skipped.push('four nodes, classic vs sharded adapter: no Redis reachable');
+    else
+      await step('9/9 the city on four nodes: classic vs sharded Redis adapter', async () => {
+        results.cityNodes = await cityNodesScenario(ctx, fleet, o);
+      });
   }
 
   const worst = worstRatio(results);

@@ -42,6 +42,13 @@ async function main(): Promise<void> {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, resolve);
   });
+  // What this node receives from Redis (the adapter's subscriber connection): messages and bytes.
+  // (Its own publishes come back too: Redis sends a channel's messages to every subscriber.)
+  const redisIn = { messages: 0 };
+  const countIn = () => void redisIn.messages++;
+  redis?.sub.on('pmessageBuffer', countIn); // the classic adapter's pattern subscription
+  redis?.sub.on('messageBuffer', countIn);
+  redis?.sub.on('smessageBuffer', countIn);
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
 
@@ -81,6 +88,7 @@ async function main(): Promise<void> {
           activity: app.activity.stats,
           loopDelayP99Ms: lag.percentile(99) / 1e6,
           loopDelayMaxMs: lag.max / 1e6,
+          redisIn: { messages: redisIn.messages, bytes: redis?.sub.stream?.bytesRead ?? 0 },
         };
         lag.reset();
         return s;
