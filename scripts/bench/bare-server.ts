@@ -27,7 +27,7 @@ import { writeSyscalls } from './lib/proc.js';
 type Ack = (answer: unknown) => void;
 
 const databaseUrl = process.env.BARE_DATABASE_URL;
-const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: 10, application_name: 'spotcast-bench-bare' }) : undefined;
+const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.BARE_POOL_MAX ?? 10), application_name: 'spotcast-bench-bare' }) : undefined;
 
 /** Both statements in one simple query: one implicit transaction, one round trip (as spotcast's Db sends a command). */
 async function commitFirst(payload: unknown): Promise<void> {

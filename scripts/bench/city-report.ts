@@ -74,7 +74,7 @@ export function renderCityNodes(x: CityNodesResults): string[] {
     `### 9. Many nodes: the city on ${x.nodes} nodes, classic vs sharded Redis adapter`,
     '',
     workload(x),
-    `The sockets are spread evenly over ${x.nodes} nodes (so ${Math.round(((x.nodes - 1) / x.nodes) * 100)} % of deliveries cross nodes). ` +
+    `The sockets are spread evenly over ${x.nodes} nodes (so ${Math.round(((x.nodes - 1) / x.nodes) * 100)} % of deliveries cross nodes); the two clusters ran one after the other. ` +
       "From Redis: what each node's adapter subscriber connection received during a run, per second of the run (messages: `message`/`smessage` events; " +
       'bytes: the connection\'s bytesRead), averaged over the nodes. `classic`: one channel, every node gets every broadcast. `sharded`: a channel per room ' +
       '(SSUBSCRIBE while the node has a socket in it); a broadcast to several rooms goes once per room, except those naming `parking_updates`, which every ' +

@@ -19,6 +19,12 @@ import { createLots, sleep, split, sql, startBare, startSpotcast, sum, triggerSo
 import type { Options } from './lib/options.js';
 import { latencySummary, type LatencySummary } from './lib/stats.js';
 
+/**
+ * Database connections per server process, spotcast's pool and the bare server's alike: several
+ * deployments are up at once and must fit in Postgres's max_connections (100 by default).
+ */
+export const CITY_POOL = 4;
+
 /** The seed of the subscription draw (printed in the report; the same every run). */
 export const CITY_SEED = 16;
 const SHARE_ALL_LOTS = 0.1;
@@ -123,6 +129,8 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
   const refused: Record<string, number> = {};
   const refuse = (code: string) => void (refused[code] = (refused[code] ?? 0) + 1);
   const bareChanges: Record<string, number> = {};
+  /** What the sockets record each change under: the run's own events only (late ones of an earlier run are not counted). */
+  const keys: string[] = [];
   let bareSeq = 0;
   const fromId = String((await sql(ctx.databaseUrl, 'select coalesce(max(id), 0)::text as m from public.event_log')).rows[0].m);
   const cpu0 = await Promise.all(d.servers.map((s) => s.child.call<number>('cpu')));
@@ -154,7 +162,10 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
       const a = (await d.triggers[i % d.triggers.length]!.timeout(60_000)
         .emitWithAck('trigger', { room: [`parking_lot:${lot}`, 'parking_updates', 'admin'], event: 'parking_updated', payload })
         .catch(() => ({ ok: false, error: { code: 'TIMEOUT' } }))) as { ok: boolean; error?: { code: string } };
-      if (a.ok) bareChanges[lot] = (bareChanges[lot] ?? 0) + 1;
+      if (a.ok) {
+        bareChanges[lot] = (bareChanges[lot] ?? 0) + 1;
+        keys.push(`city|parking_lot:${lot}#${payload.seq}`);
+      }
       else refuse(`trigger ${a.error?.code}`);
     });
   }
@@ -163,10 +174,14 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
   if (d.kind === 'spotcast') {
     const logged = await sql(
       ctx.databaseUrl,
-      `select stream, count(*)::int as n from public.event_log where id > $1::bigint and event = 'parking_updated' and stream = any($2) group by stream`,
+      `select stream, seq::text from public.event_log where id > $1::bigint and event = 'parking_updated' and stream = any($2)`,
       [fromId, d.lots.map((l) => `parking_lot:${l}`)],
     );
-    for (const r of logged.rows as { stream: string; n: number }[]) changes[r.stream.slice('parking_lot:'.length)] = r.n;
+    for (const r of logged.rows as { stream: string; seq: string }[]) {
+      const lot = r.stream.slice('parking_lot:'.length);
+      changes[lot] = (changes[lot] ?? 0) + 1;
+      keys.push(`city|${r.stream}#${r.seq}`);
+    }
   }
   const expected = sum(Object.entries(changes).map(([l, n]) => n * (d.reach[l] ?? 0)));
   // Wait for every owed delivery, or until nothing more arrives for 3 s.
@@ -174,13 +189,14 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
   let lastProgress = Date.now();
   while (got < expected && Date.now() - lastProgress < 3000) {
     await sleep(200);
-    const now = sum(await Promise.all(fleet.clients.map((c) => c.call<number>('received', { prefix: 'city|' }))));
+    const now = sum(await Promise.all(fleet.clients.map((c) => c.call<number>('received', { keys }))));
     if (now > got) lastProgress = Date.now();
     got = now;
   }
   const cpu1 = await Promise.all(d.servers.map((s) => s.child.call<number>('cpu')));
   const in1 = await redisIn(d);
-  const c = await fleet.collect({ prefix: 'city|' });
+  const c = await fleet.collect({ keys });
+  await fleet.clear(); // late arrivals of this run must not count in the next
   const cpuMs = sum(cpu1.map((x, i) => x - cpu0[i]!)) / 1000;
   return {
     ...latencySummary(c.lat),
@@ -262,14 +278,14 @@ export async function cityScenario(ctx: BenchContext, fleet: Fleet, o: Options):
        create table if not exists public.bench_bare_events (id bigserial primary key, payload jsonb not null, created_at timestamptz not null default now());`,
     );
     const plan: [string, 'spotcast' | 'bare', () => Promise<Server[]>][] = [
-      [BARE_ONE, 'bare', async () => [await start(startBare('city-bare', {}, ctx.databaseUrl))]],
-      [SPOT_ONE, 'spotcast', async () => [await start(startSpotcast(ctx, 'city-spotcast'))]],
+      [BARE_ONE, 'bare', async () => [await start(startBare('city-bare', {}, ctx.databaseUrl, undefined, CITY_POOL))]],
+      [SPOT_ONE, 'spotcast', async () => [await start(startSpotcast(ctx, 'city-spotcast', { env: { DATABASE_POOL_MAX: String(CITY_POOL) } }))]],
     ];
     if (ctx.redisUrl) {
       const key = `spotcast_bench_bare_${ctx.runId}`;
       plan.push(
-        [BARE_TWO, 'bare', async () => Promise.all(['a', 'b'].map((n) => start(startBare(`city-bare-${n}`, {}, ctx.databaseUrl, { url: ctx.redisUrl!, key }))))],
-        [SPOT_TWO, 'spotcast', async () => Promise.all(['a', 'b'].map((n) => start(startSpotcast(ctx, `city-spotcast-${n}`, { redis: true, cluster: 'city-two' }))))],
+        [BARE_TWO, 'bare', async () => Promise.all(['a', 'b'].map((n) => start(startBare(`city-bare-${n}`, {}, ctx.databaseUrl, { url: ctx.redisUrl!, key }, CITY_POOL))))],
+        [SPOT_TWO, 'spotcast', async () => Promise.all(['a', 'b'].map((n) => start(startSpotcast(ctx, `city-spotcast-${n}`, { redis: true, cluster: 'city-two', env: { DATABASE_POOL_MAX: String(CITY_POOL) } }))))],
       );
     }
     for (const [name, kind, make] of plan) {

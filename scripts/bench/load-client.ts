@@ -332,10 +332,10 @@ serve(
       return null;
     },
     ...cityHandlers(mustGroup),
-    /** Distinct deliveries so far of the keys starting with `prefix` (nothing is taken). */
-    received: (args: { prefix: string }) => {
+    /** Distinct deliveries so far of these keys (nothing is taken). */
+    received: (args: { keys: string[] }) => {
       let n = 0;
-      for (const [k, list] of arrivals) if (k.startsWith(args.prefix)) n += list.length;
+      for (const k of args.keys) n += arrivals.get(k)?.length ?? 0;
       return n;
     },
     bookSockets,

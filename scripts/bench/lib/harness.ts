@@ -102,10 +102,11 @@ export async function startSpotcast(
 }
 
 /** The bare Socket.IO server; with `databaseUrl`, each trigger commits a Postgres transaction before its broadcast. */
-export async function startBare(name: string, flags: NodeFlags = {}, databaseUrl?: string, redis?: { url: string; key: string }): Promise<Server> {
+export async function startBare(name: string, flags: NodeFlags = {}, databaseUrl?: string, redis?: { url: string; key: string }, poolMax?: number): Promise<Server> {
   const env = {
     ...baseEnv(),
     NODE_ENV: 'production',
+    ...(poolMax ? { BARE_POOL_MAX: String(poolMax) } : {}),
     ...(databaseUrl ? { BARE_DATABASE_URL: databaseUrl } : {}),
     ...(redis ? { BARE_REDIS_URL: redis.url, BARE_REDIS_KEY: redis.key } : {}),
   };
