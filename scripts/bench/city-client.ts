@@ -64,9 +64,14 @@ export function cityHandlers(mustGroup: (name: string) => Group) {
           const i = next++;
           const rooms = [...plans[i]!.lots.map((l) => `parking_lot:${l}`), ...(plans[i]!.all ? ['parking_updates'] : [])];
           for (const room of rooms) {
-            const answer = (await group.sockets[i]!.timeout(60_000)
-              .emitWithAck('subscribe', { room })
-              .catch((e: unknown) => ({ ok: false, error: { code: String(e) } }))) as { ok: boolean; error?: { code: string } };
+            let answer: { ok: boolean; error?: { code: string } } = { ok: false };
+            // A few tries: on a machine shared with other jobs, Postgres may refuse a connection for a moment.
+            for (let attempt = 0; attempt < 3 && !answer.ok; attempt++) {
+              if (attempt > 0) await sleep(1000);
+              answer = (await group.sockets[i]!.timeout(60_000)
+                .emitWithAck('subscribe', { room })
+                .catch((e: unknown) => ({ ok: false, error: { code: String(e) } }))) as { ok: boolean; error?: { code: string } };
+            }
             if (!answer.ok) {
               failed++;
               errors[answer.error?.code ?? 'unknown'] = (errors[answer.error?.code ?? 'unknown'] ?? 0) + 1;

@@ -197,6 +197,9 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
   const in1 = await redisIn(d);
   const c = await fleet.collect({ keys });
   await fleet.clear(); // late arrivals of this run must not count in the next
+  // A change that reached more sockets than are in its rooms would be a routing fault: say which.
+  const over = Object.entries(c.perKey).filter(([k, n]) => n > (d.reach[k.slice('city|parking_lot:'.length, k.indexOf('#'))] ?? 0));
+  if (over.length) ctx.log(`  ${d.name}: ${over.length} changes reached more sockets than their rooms hold, e.g. ${over.slice(0, 3).map(([k, n]) => `${k} ${n} > ${d.reach[k.slice('city|parking_lot:'.length, k.indexOf('#'))]}`).join(', ')}`);
   const cpuMs = sum(cpu1.map((x, i) => x - cpu0[i]!)) / 1000;
   return {
     ...latencySummary(c.lat),
