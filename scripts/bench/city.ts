@@ -11,11 +11,13 @@
  * servers share rooms through the same classic Redis adapter. Every deployment holds its sockets
  * for the whole scenario and runs are interleaved, so a change in the machine's load hits all alike.
  */
+import { pino } from 'pino';
 import type { Socket } from 'socket.io-client';
+import { runMigrations } from '../../server/platform/db/migrate.js';
 import { seeded } from './city-client.js';
-import { releaseBenchHolds } from './external.js';
 import { wallNow } from './lib/ipc.js';
 import { createLots, sleep, split, sql, startBare, startSpotcast, sum, triggerSocket, type BenchContext, type Fleet, type Server } from './lib/harness.js';
+import { createDatabase, dropDatabase, withDatabase } from './lib/machine.js';
 import type { Options } from './lib/options.js';
 import { latencySummary, type LatencySummary } from './lib/stats.js';
 
@@ -53,6 +55,8 @@ export interface CityRun extends LatencySummary {
 
 export interface Deployment {
   name: string;
+  /** The deployment's own database (see ownDatabase). */
+  ctx: BenchContext;
   kind: 'spotcast' | 'bare';
   servers: Server[];
   lots: string[];
@@ -74,10 +78,30 @@ export interface CityResults {
   runs: Map<string, CityRun[]>;
 }
 
+/**
+ * A database of the deployment's own, migrated, dropped at the end. Deployments must not share one:
+ * a node's outbox sweeper delivers any event of its database not yet marked dispatched (on a busy
+ * machine, marking lags), so another deployment's events would reach its parking_updates sockets.
+ */
+export async function ownDatabase(ctx: BenchContext, slug: string): Promise<BenchContext> {
+  const name = `spotcast_bench_${ctx.runId}_${slug}`;
+  await createDatabase(ctx.adminUrl, name);
+  ctx.onCleanup(`drop the database ${name}`, () => dropDatabase(ctx.adminUrl, name));
+  const databaseUrl = withDatabase(ctx.adminUrl, name);
+  await runMigrations(databaseUrl, pino({ level: 'warn' }));
+  await sql(
+    databaseUrl,
+    `create table public.bench_bare_lot (id int primary key, n bigint not null);
+     insert into public.bench_bare_lot values (1, 0);
+     create table public.bench_bare_events (id bigserial primary key, payload jsonb not null, created_at timestamptz not null default now());`,
+  );
+  return { ...ctx, databaseUrl };
+}
+
 /** Connects the deployment's sockets (split over its nodes), draws and makes their subscriptions. */
 export async function setUpDeployment(ctx: BenchContext, fleet: Fleet, o: Options, name: string, kind: 'spotcast' | 'bare', servers: Server[]): Promise<Deployment> {
   const lots = await createLots(ctx.databaseUrl, o.cityLots, { total: 1_000_000, label: `city ${name}` });
-  const d: Deployment = { name, kind, servers, lots, reach: Object.fromEntries(lots.map((l) => [l, 0])), subscriptions: 0, triggers: [], groups: [], bookers: [] };
+  const d: Deployment = { name, ctx, kind, servers, lots, reach: Object.fromEntries(lots.map((l) => [l, 0])), subscriptions: 0, triggers: [], groups: [], bookers: [] };
   const parts = split(o.cityClients, servers.length);
   const t = wallNow();
   for (let i = 0; i < servers.length; i++) {
@@ -132,7 +156,7 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
   /** What the sockets record each change under: the run's own events only (late ones of an earlier run are not counted). */
   const keys: string[] = [];
   let bareSeq = 0;
-  const fromId = String((await sql(ctx.databaseUrl, 'select coalesce(max(id), 0)::text as m from public.event_log')).rows[0].m);
+  const fromId = String((await sql(d.ctx.databaseUrl, 'select coalesce(max(id), 0)::text as m from public.event_log')).rows[0].m);
   const cpu0 = await Promise.all(d.servers.map((s) => s.child.call<number>('cpu')));
   const in0 = await redisIn(d);
   const start = wallNow();
@@ -173,7 +197,7 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
   const changes: Record<string, number> = d.kind === 'bare' ? bareChanges : {};
   if (d.kind === 'spotcast') {
     const logged = await sql(
-      ctx.databaseUrl,
+      d.ctx.databaseUrl,
       `select stream, seq::text from public.event_log where id > $1::bigint and event = 'parking_updated' and stream = any($2)`,
       [fromId, d.lots.map((l) => `parking_lot:${l}`)],
     );
@@ -274,25 +298,20 @@ export async function cityScenario(ctx: BenchContext, fleet: Fleet, o: Options):
     return server;
   };
   try {
-    await sql(
-      ctx.databaseUrl,
-      `create table if not exists public.bench_bare_lot (id int primary key, n bigint not null);
-       insert into public.bench_bare_lot values (1, 0) on conflict do nothing;
-       create table if not exists public.bench_bare_events (id bigserial primary key, payload jsonb not null, created_at timestamptz not null default now());`,
-    );
-    const plan: [string, 'spotcast' | 'bare', () => Promise<Server[]>][] = [
-      [BARE_ONE, 'bare', async () => [await start(startBare('city-bare', {}, ctx.databaseUrl, undefined, CITY_POOL))]],
-      [SPOT_ONE, 'spotcast', async () => [await start(startSpotcast(ctx, 'city-spotcast', { env: { DATABASE_POOL_MAX: String(CITY_POOL) } }))]],
+    const plan: [string, 'spotcast' | 'bare', (c: BenchContext) => Promise<Server[]>][] = [
+      [BARE_ONE, 'bare', async (c) => [await start(startBare('city-bare', {}, c.databaseUrl, undefined, CITY_POOL))]],
+      [SPOT_ONE, 'spotcast', async (c) => [await start(startSpotcast(c, 'city-spotcast', { env: { DATABASE_POOL_MAX: String(CITY_POOL) } }))]],
     ];
     if (ctx.redisUrl) {
       const key = `spotcast_bench_bare_${ctx.runId}`;
       plan.push(
-        [BARE_TWO, 'bare', async () => Promise.all(['a', 'b'].map((n) => start(startBare(`city-bare-${n}`, {}, ctx.databaseUrl, { url: ctx.redisUrl!, key }, CITY_POOL))))],
-        [SPOT_TWO, 'spotcast', async () => Promise.all(['a', 'b'].map((n) => start(startSpotcast(ctx, `city-spotcast-${n}`, { redis: true, cluster: 'city-two', env: { DATABASE_POOL_MAX: String(CITY_POOL) } }))))],
+        [BARE_TWO, 'bare', async (c) => Promise.all(['a', 'b'].map((n) => start(startBare(`city-bare-${n}`, {}, c.databaseUrl, { url: c.redisUrl!, key }, CITY_POOL))))],
+        [SPOT_TWO, 'spotcast', async (c) => Promise.all(['a', 'b'].map((n) => start(startSpotcast(c, `city-spotcast-${n}`, { redis: true, cluster: 'city-two', env: { DATABASE_POOL_MAX: String(CITY_POOL) } }))))],
       );
     }
-    for (const [name, kind, make] of plan) {
-      const d = await setUpDeployment(ctx, fleet, o, name, kind, await make());
+    for (const [i, [name, kind, make]] of plan.entries()) {
+      const own = await ownDatabase(ctx, `city${i + 1}`);
+      const d = await setUpDeployment(own, fleet, o, name, kind, await make(own));
       deployments.push(d);
       results.deployments.push({ name, nodes: d.servers.length, kind, subscriptions: d.subscriptions });
     }
@@ -300,7 +319,6 @@ export async function cityScenario(ctx: BenchContext, fleet: Fleet, o: Options):
   } finally {
     for (const d of deployments) await stopDeployment(fleet, d);
     await Promise.all(servers.map((s) => s.child.stop()));
-    await releaseBenchHolds(ctx.databaseUrl);
   }
   return results;
 }

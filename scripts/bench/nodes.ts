@@ -7,8 +7,7 @@
  * `message` events, and the connection's bytesRead); and the delivery latency, three quarters of
  * which crosses nodes (changes are sent to each node in turn, sockets are spread over all four).
  */
-import { CITY_POOL, interleave, setUpDeployment, stopDeployment, type CityRun, type Deployment } from './city.js';
-import { releaseBenchHolds } from './external.js';
+import { CITY_POOL, interleave, ownDatabase, setUpDeployment, stopDeployment, type CityRun, type Deployment } from './city.js';
 import { startSpotcast, type BenchContext, type Fleet, type Server } from './lib/harness.js';
 import type { Options } from './lib/options.js';
 
@@ -34,15 +33,15 @@ export async function cityNodesScenario(ctx: BenchContext, fleet: Fleet, o: Opti
     const servers: Server[] = [];
     let d: Deployment | undefined;
     try {
+      const own = await ownDatabase(ctx, `nodes_${mode}`);
       const env = { REDIS_ADAPTER: mode, DATABASE_POOL_MAX: String(CITY_POOL) };
       // one after the other: four nodes starting at once on a busy machine overrun the ready timeout
-      for (let i = 0; i < NODES; i++) servers.push(await startSpotcast(ctx, `${mode}-${i + 1}`, { redis: true, cluster: `city-${mode}`, env }));
-      d = await setUpDeployment(ctx, fleet, o, modeName(mode), 'spotcast', servers);
+      for (let i = 0; i < NODES; i++) servers.push(await startSpotcast(own, `${mode}-${i + 1}`, { redis: true, cluster: `city-${mode}`, env }));
+      d = await setUpDeployment(own, fleet, o, modeName(mode), 'spotcast', servers);
       await interleave(ctx, fleet, o, [d], results.runs);
     } finally {
       if (d) await stopDeployment(fleet, d);
       await Promise.all(servers.map((s) => s.child.stop()));
-      await releaseBenchHolds(ctx.databaseUrl);
     }
   }
   return results;

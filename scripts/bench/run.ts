@@ -177,7 +177,7 @@ async function main(): Promise<number> {
   }
 
   if (o.only.has('city')) {
-    await step('8/9 a city: 200 lots, 20,000 sockets, hardware changes, bookings (one and two nodes, vs bare)', async () => {
+    await step(`8/9 a city: ${o.cityLots} lots, ${o.cityClients.toLocaleString('en-US')} sockets, hardware changes, bookings (one and two nodes, vs bare)`, async () => {
       results.city = await cityScenario(ctx, fleet, o);
     });
   }
