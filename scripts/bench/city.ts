@@ -25,7 +25,7 @@ import { latencySummary, type LatencySummary } from './lib/stats.js';
  * Database connections per server process, spotcast's pool and the bare server's alike: several
  * deployments are up at once and must fit in Postgres's max_connections (100 by default).
  */
-export const CITY_POOL = 4;
+export const CITY_POOL = 6;
 
 /** The seed of the subscription draw (printed in the report; the same every run). */
 export const CITY_SEED = 16;
