@@ -11,15 +11,15 @@
  * servers share rooms through the same classic Redis adapter. Every deployment holds its sockets
  * for the whole scenario and runs are interleaved, so a change in the machine's load hits all alike.
  */
-import { pino } from 'pino';
 import type { Socket } from 'socket.io-client';
-import { runMigrations } from '../../server/platform/db/migrate.js';
 import { seeded } from './city-client.js';
+import { barePayload, ownDatabase, paced } from './city-parts.js';
 import { wallNow } from './lib/ipc.js';
 import { createLots, sleep, split, sql, startBare, startSpotcast, sum, triggerSocket, type BenchContext, type Fleet, type Server } from './lib/harness.js';
-import { createDatabase, dropDatabase, withDatabase } from './lib/machine.js';
 import type { Options } from './lib/options.js';
 import { latencySummary, type LatencySummary } from './lib/stats.js';
+
+export { ownDatabase };
 
 /**
  * Database connections per server process, spotcast's pool and the bare server's alike: several
@@ -78,26 +78,6 @@ export interface CityResults {
   runs: Map<string, CityRun[]>;
 }
 
-/**
- * A database of the deployment's own, migrated, dropped at the end. Deployments must not share one:
- * a node's outbox sweeper delivers any event of its database not yet marked dispatched (on a busy
- * machine, marking lags), so another deployment's events would reach its parking_updates sockets.
- */
-export async function ownDatabase(ctx: BenchContext, slug: string): Promise<BenchContext> {
-  const name = `spotcast_bench_${ctx.runId}_${slug}`;
-  await createDatabase(ctx.adminUrl, name);
-  ctx.onCleanup(`drop the database ${name}`, () => dropDatabase(ctx.adminUrl, name));
-  const databaseUrl = withDatabase(ctx.adminUrl, name);
-  await runMigrations(databaseUrl, pino({ level: 'warn' }));
-  await sql(
-    databaseUrl,
-    `create table public.bench_bare_lot (id int primary key, n bigint not null);
-     insert into public.bench_bare_lot values (1, 0);
-     create table public.bench_bare_events (id bigserial primary key, payload jsonb not null, created_at timestamptz not null default now());`,
-  );
-  return { ...ctx, databaseUrl };
-}
-
 /** Connects the deployment's sockets (split over its nodes), draws and makes their subscriptions. */
 export async function setUpDeployment(ctx: BenchContext, fleet: Fleet, o: Options, name: string, kind: 'spotcast' | 'bare', servers: Server[]): Promise<Deployment> {
   const lots = await createLots(ctx.databaseUrl, o.cityLots, { total: 1_000_000, label: `city ${name}` });
@@ -129,18 +109,6 @@ export async function setUpDeployment(ctx: BenchContext, fleet: Fleet, o: Option
   }
   ctx.log(`  ${name}: ${o.cityClients} sockets, ${d.subscriptions} subscriptions on ${servers.length} node(s) in ${((wallNow() - t) / 1000).toFixed(0)} s`);
   return d;
-}
-
-/** `count` calls of `fire`, `rate` a second, not waiting for one to finish before the next. */
-async function paced(rate: number, count: number, fire: (i: number) => Promise<unknown>): Promise<void> {
-  const start = wallNow();
-  const calls: Promise<unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    const wait = start + (i * 1000) / rate - wallNow();
-    if (wait > 1) await sleep(wait);
-    calls.push(fire(i));
-  }
-  await Promise.all(calls);
 }
 
 const redisIn = (d: Deployment): Promise<RedisIn[]> =>
@@ -236,26 +204,6 @@ export async function cityRun(ctx: BenchContext, fleet: Fleet, o: Options, d: De
     cpuMsPer1k: cpuMs / (c.count / 1000),
     redisIn: in1.map((x, i) => ({ messages: x.messages - in0[i]!.messages, bytes: x.bytes - in0[i]!.bytes })),
     refused,
-  };
-}
-
-/** A payload shaped and sized like spotcast's parking_updated; stamped by the bare server at commit. */
-function barePayload(lot: string, seq: number, run: number) {
-  return {
-    parking_lot_id: lot,
-    name: `Bench city ${lot.slice(0, 8)}`,
-    total_spaces: 1_000_000,
-    out_of_service: 0,
-    occupied_unbooked: 500_000,
-    held: 0,
-    available_spaces: 500_000,
-    is_open: true,
-    updated_at: new Date().toISOString(),
-    action: 'availability_updated',
-    timestamp: 'commit',
-    event_id: run * 10_000_000 + seq,
-    room: `parking_lot:${lot}`,
-    seq: run * 10_000_000 + seq,
   };
 }
 
