@@ -61,6 +61,12 @@ const envSchema = z.object({
   SUPABASE_ANON_KEY: optionalString,
   /** Channel prefix of the Socket.IO Redis adapter: nodes of one deployment share it. */
   REDIS_ADAPTER_KEY: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).default('spotcast.io'),
+  /**
+   * `classic`: one Redis channel, every node receives every broadcast. `sharded`: Redis 7 sharded
+   * pub/sub (SPUBLISH/SSUBSCRIBE), a channel per room, a node receives only the rooms it has
+   * sockets in (and works with Redis Cluster). Every node of a deployment must use the same mode.
+   */
+  REDIS_ADAPTER: z.enum(['classic', 'sharded']).default('classic'),
 
   JWT_SECRET: optionalString,
   JWT_PUBLIC_KEY: optionalString,
@@ -159,6 +165,7 @@ export interface Config {
   seedDemoData: boolean;
   redisUrl?: string | undefined;
   redisAdapterKey: string;
+  redisAdapter: 'classic' | 'sharded';
   dataApi: { kind: 'postgres' } | { kind: 'supabase'; url: string; anonKey: string };
   jwt: JwtConfig;
   corsOrigins: string[] | '*';
@@ -221,6 +228,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     seedDemoData: e.SEED_DEMO_DATA === 'auto' ? embedded : e.SEED_DEMO_DATA === 'true',
     redisUrl: e.REDIS_URL,
     redisAdapterKey: e.REDIS_ADAPTER_KEY,
+    redisAdapter: e.REDIS_ADAPTER,
     dataApi:
       e.DATA_API === 'supabase' && e.SUPABASE_URL && e.SUPABASE_ANON_KEY
         ? { kind: 'supabase', url: e.SUPABASE_URL, anonKey: e.SUPABASE_ANON_KEY }

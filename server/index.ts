@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     cleanups.push(() => db.close());
     if (config.seedDemoData) await seedDemoData(db, logger);
 
-    const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger) : undefined;
+    const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger, config.redisAdapter) : undefined;
     if (redis) cleanups.push(() => redis.close());
     const scheduler = redis
       ? new BullMqScheduler({

@@ -97,7 +97,8 @@ describe('Redis outage: a quiet room still hears what was committed meanwhile (t
     const room = await quietRoom();
     const admin = new Redis(redis!.url, { maxRetriesPerRequest: 1 });
     try {
-      await admin.call('ACL', 'SETUSER', 'default', '-publish');
+      // SPUBLISH too: the command of the sharded adapter (REDIS_ADAPTER=sharded)
+      await admin.call('ACL', 'SETUSER', 'default', '-publish', '-spublish');
       const res = await book(B, room.users.onA, room.lot);
       assert.equal(res.status, 201, JSON.stringify(res.body));
       // B's publish was refused, and A's subscription, never interrupted, has nothing to notice:
@@ -106,11 +107,11 @@ describe('Redis outage: a quiet room still hears what was committed meanwhile (t
       const took = await everyoneHasEverything(room, since);
       await waitUntil(() => room.heard.onA.some((p) => p.booking_id === res.body.data.booking.id), 10_000, 'the user on A to hear of it');
       assert.equal((await streamEvents(`parking_lot:${room.lot}`))[0]!.dispatched, false, 'not confirmed to every node, so not marked');
-      await admin.call('ACL', 'SETUSER', 'default', '+publish');
+      await admin.call('ACL', 'SETUSER', 'default', '+publish', '+spublish');
       await waitUntil(async () => (await streamEvents(`parking_lot:${room.lot}`)).every((e) => e.dispatched), 15_000, 'the event to be marked once a publish is confirmed');
       console.log(`      [figures] PUBLISH refused: the watcher on A had the event ${took} ms after it was committed on B (A's sweeper)`);
     } finally {
-      await admin.call('ACL', 'SETUSER', 'default', '+publish').catch(() => undefined);
+      await admin.call('ACL', 'SETUSER', 'default', '+publish', '+spublish').catch(() => undefined);
       admin.disconnect();
     }
   });

@@ -8,9 +8,16 @@
  * one round trip; a pool of 10): the same broadcast code paced by a database, to tell what the
  * database costs from what spotcast's own code costs. It is stock Socket.IO: one write system
  * call per packet per socket, where spotcast batches (server/platform/socket/ws-write-batching.ts).
+ *
+ * With BARE_REDIS_URL (and BARE_REDIS_KEY), bare servers share rooms through the classic
+ * `@socket.io/redis-adapter`, as spotcast's nodes do: the baseline of the city workload on two nodes.
+ * A payload whose `timestamp` is `"commit"` is stamped just before its transaction, as spotcast's
+ * events are stamped inside theirs (latency = that stamp → arrival).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
 import { writeHeapSnapshot } from 'node:v8';
 import pg from 'pg';
 import { Server } from 'socket.io';
@@ -21,7 +28,7 @@ import { writeSyscalls } from './lib/proc.js';
 type Ack = (answer: unknown) => void;
 
 const databaseUrl = process.env.BARE_DATABASE_URL;
-const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: 10, application_name: 'spotcast-bench-bare' }) : undefined;
+const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.BARE_POOL_MAX ?? 10), application_name: 'spotcast-bench-bare' }) : undefined;
 
 /** Both statements in one simple query: one implicit transaction, one round trip (as spotcast's Db sends a command). */
 async function commitFirst(payload: unknown): Promise<void> {
@@ -39,13 +46,17 @@ async function main(): Promise<void> {
     pingInterval: 25_000,
     pingTimeout: 20_000,
   });
+  const redisUrl = process.env.BARE_REDIS_URL;
+  const redis = redisUrl ? [new Redis(redisUrl), new Redis(redisUrl)] : [];
+  if (redis.length) io.adapter(createAdapter(redis[0], redis[1], { key: process.env.BARE_REDIS_KEY ?? 'bare.io' }));
   io.on('connection', (socket) => {
     socket.on('subscribe', (payload: { room?: string }, ack?: Ack) => {
       const room = String(payload?.room ?? '');
       void socket.join(room);
       ack?.({ ok: true, data: { room } });
     });
-    socket.on('trigger', (payload: { room: string; event: string; payload: unknown }, ack?: Ack) => {
+    socket.on('trigger', (payload: { room: string | string[]; event: string; payload: { timestamp?: string } }, ack?: Ack) => {
+      if (payload.payload?.timestamp === 'commit') payload.payload.timestamp = new Date().toISOString();
       const broadcast = () => {
         io.to(payload.room).emit(payload.event, payload.payload);
         ack?.({ ok: true, data: null });
@@ -80,6 +91,7 @@ async function main(): Promise<void> {
     async () => {
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await pool?.end();
+      for (const r of redis) r.disconnect();
     },
   );
 }

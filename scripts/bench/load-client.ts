@@ -10,6 +10,7 @@ import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { mintToken } from '../../server/platform/auth/tokens.js';
 import { serve, wallNow } from './lib/ipc.js';
+import { cityHandlers, listenBySeq } from './city-client.js';
 import { parseStamp } from './lib/stats.js';
 
 interface Group {
@@ -51,8 +52,9 @@ function note(key: string, stamp: unknown, socket: number): void {
   }
 }
 
-function listen(socket: Socket): void {
+function listen(socket: Socket, keyBy: 'value' | 'seq' = 'value'): void {
   const n = socketNumber++;
+  if (keyBy === 'seq') return listenBySeq(socket, n, note);
   socket.on('parking_updated', (p: { parking_lot_id: string; action: string; available_spaces: number; timestamp?: string }) =>
     note(`${p.parking_lot_id}|${p.action}|${p.available_spaces}`, p.timestamp, n),
   );
@@ -80,6 +82,8 @@ interface ConnectArgs {
   admin?: boolean;
   concurrency?: number;
   timeoutMs?: number;
+  /** `seq`: parking_updated recorded by stream and seq (the city workload) instead of lot|action|value. */
+  keyBy?: 'value' | 'seq';
 }
 
 async function connect(args: ConnectArgs) {
@@ -100,7 +104,7 @@ async function connect(args: ConnectArgs) {
       timeout: args.timeoutMs ?? 30_000,
       auth: token ? { token } : {},
     });
-    listen(socket);
+    listen(socket, args.keyBy);
     const ready = token ? 'connected' : 'connect';
     const outcome = await new Promise<string | null>((resolve) => {
       const timer = setTimeout(() => resolve('timeout'), args.timeoutMs ?? 30_000);
@@ -326,6 +330,13 @@ serve(
       seenBy.clear();
       duplicates.clear();
       return null;
+    },
+    ...cityHandlers(mustGroup),
+    /** Distinct deliveries so far of these keys (nothing is taken). */
+    received: (args: { keys: string[] }) => {
+      let n = 0;
+      for (const k of args.keys) n += arrivals.get(k)?.length ?? 0;
+      return n;
     },
     bookSockets,
     bookRaw,

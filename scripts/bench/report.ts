@@ -3,6 +3,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { renderExternal, type ExternalResults } from './external.js';
 import { renderCapacity, type CapacityResults } from './capacity.js';
 import { renderStorm, type StormResults } from './storm.js';
+import type { CityResults } from './city.js';
+import { renderCity, renderCityNodes } from './city-report.js';
+import type { CityNodesResults } from './nodes.js';
 import type { Machine } from './lib/machine.js';
 import { lost, table, verdict } from './lib/markdown.js';
 import type { Options } from './lib/options.js';
@@ -49,6 +52,8 @@ export interface Results {
   external?: ExternalResults;
   capacity?: CapacityResults;
   storm?: StormResults;
+  city?: CityResults;
+  cityNodes?: CityNodesResults;
   profile?: ProfileResult;
   worst?: string;
   failures: string[];
@@ -299,6 +304,8 @@ export function render(info: RunInfo, r: Results): string {
   if (r.external) out.push(...renderExternal(r.external));
   if (r.capacity) out.push(...renderCapacity(r.capacity));
   if (r.storm) out.push(...renderStorm(r.storm));
+  if (r.city) out.push(...renderCity(r.city));
+  if (r.cityNodes) out.push(...renderCityNodes(r.cityNodes));
 
   if (r.profile) {
     const p = r.profile;

@@ -19,6 +19,8 @@ import { liveChildren } from './lib/ipc.js';
 import { createDatabase, dropDatabase, loadavg, machine, randomSuffix, reachablePostgres, reachableRedis, removeRedisKeys, withDatabase } from './lib/machine.js';
 import { externalScenario } from './external.js';
 import { capacityScenario } from './capacity.js';
+import { cityScenario } from './city.js';
+import { cityNodesScenario } from './nodes.js';
 import { parseOptions, type Options } from './lib/options.js';
 import { spread } from './lib/stats.js';
 import { bystanderScenario } from './bystander.js';
@@ -139,56 +141,68 @@ async function main(): Promise<number> {
   };
 
   if (o.only.has('fanout') || o.only.has('log')) {
-    await step('1/6 fan-out to a lot room (and the activity log on/off)', async () => {
+    await step('1/11 fan-out to a lot room (and the activity log on/off)', async () => {
       const fr = await fanoutScenarios(ctx, fleet, o, { fanout: o.only.has('fanout'), log: o.only.has('log') });
       if (fr.fanout) results.fanout = fr.fanout;
       if (fr.log) results.log = fr.log;
     });
   }
   if (o.only.has('booking')) {
-    await step('2/6 contested bookings, full path vs raw SQL', async () => {
+    await step('2/11 contested bookings, full path vs raw SQL', async () => {
       results.booking = await bookingScenario(ctx, fleet, o);
     });
   }
   if (o.only.has('connections')) {
-    await step('3/6 memory per idle socket', async () => {
+    await step('3/11 memory per idle socket', async () => {
       results.connections = await connectionsScenario(ctx, fleet, o);
     });
   }
   if (o.only.has('nodes')) {
     if (!redisUrl) results.skipped.push('two nodes: no Redis reachable');
     else
-      await step('4/6 two nodes through the Redis adapter', async () => {
+      await step('4/11 two nodes through the Redis adapter', async () => {
         results.nodes = await nodesScenario(ctx, fleet, o);
       });
   }
   if (o.only.has('expiry')) {
     if (!redisUrl) results.skipped.push('expiry with BullMQ: no Redis reachable');
-    await step('5/6 hold expiry', async () => {
+    await step('5/11 hold expiry', async () => {
       results.expiry = await expiryScenario(ctx, fleet, o);
     });
   }
 
   if (o.only.has('bystander')) {
-    await step('6/7 attacks on one node, with a bystander', async () => {
+    await step('6/11 attacks on one node, with a bystander', async () => {
       results.bystander = await bystanderScenario(ctx, o);
     });
   }
   if (o.only.has('external')) {
-    await step('7/7 writes made outside spotcast (supabase-js rpc, direct edits)', async () => {
+    await step('7/11 writes made outside spotcast (supabase-js rpc, direct edits)', async () => {
       results.external = await externalScenario(ctx, fleet, o);
     });
   }
 
   if (o.only.has('capacity')) {
-    await step('capacity: contested bookings with the lot full of holds, vs a bare lock+insert+counter', async () => {
+    await step('8/11 capacity: contested bookings with the lot full of holds, vs a bare lock+insert+counter', async () => {
       results.capacity = await capacityScenario(ctx, o);
     });
   }
   if (o.only.has('storm')) {
-    await step('8/8 reconnect storm', async () => {
+    await step('9/11 reconnect storm', async () => {
       results.storm = await stormScenario(ctx, o);
     });
+  }
+  if (o.only.has('city')) {
+    await step(`10/11 a city: ${o.cityLots} lots, ${o.cityClients.toLocaleString('en-US')} sockets, hardware changes, bookings (one and two nodes, vs bare)`, async () => {
+      results.city = await cityScenario(ctx, fleet, o);
+    });
+  }
+  if (o.only.has('city-nodes')) {
+    if (!redisUrl) results.skipped.push('four nodes, classic vs sharded adapter: no Redis reachable');
+    else
+      await step('11/11 the city on four nodes: classic vs sharded Redis adapter', async () => {
+        results.cityNodes = await cityNodesScenario(ctx, fleet, o);
+      });
   }
 
   const worst = worstRatio(results);

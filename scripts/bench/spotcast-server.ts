@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   await runMigrations(config.database.url, logger);
   const db = new Db({ url: config.database.url, poolMax: config.database.poolMax, roleClaimPath: config.jwt.roleClaimPath, logger, nodeId: config.nodeId });
-  const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger) : undefined;
+  const redis = config.redisUrl ? createRedisClients(config.redisUrl, config.redisAdapterKey, logger, config.redisAdapter) : undefined;
   const scheduler = redis
     ? new BullMqScheduler({ ...config.jobs, queueConnection: redis.jobsQueue, workerConnection: redis.jobsWorker, logger: logger.child({ component: 'jobs' }) })
     : undefined;
@@ -43,6 +43,13 @@ async function main(): Promise<void> {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, resolve);
   });
+  // What this node receives from Redis (the adapter's subscriber connection): messages and bytes.
+  // (Its own publishes come back too: Redis sends a channel's messages to every subscriber.)
+  const redisIn = { messages: 0 };
+  const countIn = () => void redisIn.messages++;
+  redis?.sub.on('pmessageBuffer', countIn); // the classic adapter's pattern subscription
+  redis?.sub.on('messageBuffer', countIn);
+  redis?.sub.on('smessageBuffer', countIn);
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
 
@@ -88,6 +95,7 @@ async function main(): Promise<void> {
           activity: app.activity.stats,
           loopDelayP99Ms: lag.percentile(99) / 1e6,
           loopDelayMaxMs: lag.max / 1e6,
+          redisIn: { messages: redisIn.messages, bytes: redis?.sub.stream?.bytesRead ?? 0 },
         };
         lag.reset();
         return s;

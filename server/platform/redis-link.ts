@@ -44,7 +44,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> =>
   });
 
 /**
- * Watches the adapter's two connections. Wraps `pub.publish` (the adapter publishes without
+ * Watches the adapter's two connections. Wraps `pub.publish` and `pub.spublish` (the adapter publishes without
  * handling the promise, and a rejection would end the process) so that `confirm` can collect the
  * publishes an emit makes: the adapter publishes synchronously inside `emit`.
  */
@@ -64,13 +64,16 @@ export function createDeliveryLink(pub: Redis, sub: Redis, opts: LinkOptions): D
     lastFailureLog = lastFailure;
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis publish failed; the outbox sends unconfirmed events again once Redis answers');
   };
-  const publish = pub.publish.bind(pub) as Publish;
-  (pub as unknown as { publish: Publish }).publish = (...args) => {
-    const sent = publish(...args);
-    sent.catch(failed);
-    collecting?.push(sent);
-    return sent;
-  };
+  // `publish` for the classic adapter, `spublish` for the sharded one (REDIS_ADAPTER=sharded).
+  for (const name of ['publish', 'spublish'] as const) {
+    const publish = pub[name].bind(pub) as Publish;
+    (pub as unknown as Record<typeof name, Publish>)[name] = (...args) => {
+      const sent = publish(...args);
+      sent.catch(failed);
+      collecting?.push(sent);
+      return sent;
+    };
+  }
 
   const subDown = () => {
     subDownSince ??= Date.now();

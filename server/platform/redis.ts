@@ -1,7 +1,11 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
+import { rooms } from '../contract/rooms.js';
 import type { Logger } from './logger.js';
 import { createDeliveryLink, type DeliveryLink } from './redis-link.js';
+import { createShardedRedisAdapter } from './redis-sharded.js';
+
+export type RedisAdapterMode = 'classic' | 'sharded';
 
 export interface RedisClients {
   pub: Redis;
@@ -10,7 +14,8 @@ export interface RedisClients {
   jobsQueue: Redis;
   /** For BullMQ's worker: maxRetriesPerRequest must be null, it blocks on the connection. */
   jobsWorker: Redis;
-  adapter: ReturnType<typeof createAdapter>;
+  /** The Socket.IO adapter factory (`io.adapter(…)`): classic or sharded. */
+  adapter: ReturnType<typeof createAdapter> | ReturnType<typeof createShardedRedisAdapter>;
   /** Whether the adapter's publishes got through, and when this node's subscription was interrupted. */
   link: DeliveryLink;
   ping(): Promise<void>;
@@ -21,7 +26,7 @@ export interface RedisClients {
  * The node's Redis connections. Every client has an error listener and retries forever with a
  * capped backoff: a Redis outage degrades cross-node delivery and jobs, it never crashes a node.
  */
-export function createRedisClients(url: string, adapterKey: string, logger: Logger): RedisClients {
+export function createRedisClients(url: string, adapterKey: string, logger: Logger, mode: RedisAdapterMode = 'classic'): RedisClients {
   const log = logger.child({ component: 'redis' });
   const make = (name: string, extra: RedisOptions = {}) => {
     const client = new Redis(url, {
@@ -53,7 +58,11 @@ export function createRedisClients(url: string, adapterKey: string, logger: Logg
     sub,
     jobsQueue,
     jobsWorker,
-    adapter: createAdapter(pub, sub, { key: adapterKey, requestsTimeout: 3000 }),
+    adapter:
+      mode === 'sharded'
+        ? // every parking_updated goes to parking_updates, which nodes of a city all have sockets in
+          createShardedRedisAdapter(pub, sub, { channelPrefix: adapterKey, broadRooms: [rooms.parkingUpdates] })
+        : createAdapter(pub, sub, { key: adapterKey, requestsTimeout: 3000 }),
     link,
     async ping() {
       const answer = await pub.ping();

@@ -229,6 +229,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     DATABASE_URL: testEnv().databaseUrl,
     REDIS_URL: opts.redisUrl,
     REDIS_ADAPTER_KEY: adapterKey,
+    // REDIS_ADAPTER=sharded npx mocha … runs a cluster suite on the sharded adapter
+    ...(process.env.REDIS_ADAPTER ? { REDIS_ADAPTER: process.env.REDIS_ADAPTER } : {}),
     JOBS_QUEUE_NAME: queueName,
     JOBS_PREFIX: jobsPrefix,
     JWT_SECRET: TEST_SECRET,

@@ -102,8 +102,14 @@ export async function startSpotcast(
 }
 
 /** The bare Socket.IO server; with `databaseUrl`, each trigger commits a Postgres transaction before its broadcast. */
-export async function startBare(name: string, flags: NodeFlags = {}, databaseUrl?: string): Promise<Server> {
-  const env = { ...baseEnv(), NODE_ENV: 'production', ...(databaseUrl ? { BARE_DATABASE_URL: databaseUrl } : {}) };
+export async function startBare(name: string, flags: NodeFlags = {}, databaseUrl?: string, redis?: { url: string; key: string }, poolMax?: number): Promise<Server> {
+  const env = {
+    ...baseEnv(),
+    NODE_ENV: 'production',
+    ...(poolMax ? { BARE_POOL_MAX: String(poolMax) } : {}),
+    ...(databaseUrl ? { BARE_DATABASE_URL: databaseUrl } : {}),
+    ...(redis ? { BARE_REDIS_URL: redis.url, BARE_REDIS_KEY: redis.key } : {}),
+  };
   const child = await Child.start(name, SCRIPT('bare-server.ts'), { env, execArgv: execArgv(flags) });
   return { name, kind: 'bare', child, url: `http://127.0.0.1:${String(child.info.port)}` };
 }
@@ -152,7 +158,7 @@ export class Fleet {
   }
 
   /** `n` new sockets in `group`, spread over the processes; spotcast sockets each get a user of their own. */
-  async connect(group: string, server: Server, n: number, opts: { admin?: boolean; concurrency?: number } = {}) {
+  async connect(group: string, server: Server, n: number, opts: { admin?: boolean; concurrency?: number; keyBy?: 'value' | 'seq' } = {}) {
     const parts = this.split(n);
     const started = wallNow();
     const answers = await Promise.all(
@@ -165,6 +171,7 @@ export class Fleet {
               ...(server.kind === 'spotcast' ? { secret: BENCH_SECRET } : {}),
               admin: opts.admin ?? false,
               concurrency: opts.concurrency ?? 50,
+              ...(opts.keyBy ? { keyBy: opts.keyBy } : {}),
             }, 600_000)
           : Promise.resolve<ConnectAnswer>({ ok: 0, failed: 0, errors: {}, ms: 0, total: 0 }),
       ),

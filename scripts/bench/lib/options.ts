@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench`. */
 
-export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external', 'capacity', 'storm'] as const;
+export const SCENARIOS = ['fanout', 'log', 'booking', 'connections', 'nodes', 'expiry', 'bystander', 'external', 'capacity', 'storm', 'city', 'city-nodes'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -30,6 +30,12 @@ export interface Options {
   attackSeconds: number;
   /** Clients of the reconnect storm (one node; each is an open file there). */
   stormSizes: number[];
+  /** The city workload (city.ts): lots, client sockets (per deployment compared), hardware changes/s, bookings/s, seconds per run. */
+  cityLots: number;
+  cityClients: number;
+  cityRate: number;
+  cityBookings: number;
+  citySeconds: number;
   only: Set<Scenario>;
   /** `--soak`: only the long mixed-load run (issue 12), written to its own section. */
   soak: boolean;
@@ -54,8 +60,11 @@ export const USAGE = `usage: npm run bench -- [options]
                           (the external-writes scenario uses the first rate)
   --expiry-lots 20 --expiry-watchers 10
   --attack-seconds 12     each attack phase of the bystander scenario
+  --city-lots 200 --city-clients 20000 --city-rate 20 --city-bookings 6 --city-seconds 15
+                          city workload: lots, sockets, availability changes/s from hardware,
+                          bookings/s (every other one cancelled 1 s later), seconds per run
   --storm-sizes 10000,30000   clients of the reconnect storm
-  --only fanout,log,booking,connections,nodes,expiry,bystander,external,capacity,storm
+  --only fanout,log,booking,connections,nodes,expiry,bystander,external,capacity,storm,city,city-nodes
   --soak                  only the soak: a long city-like mixed load on one node (heap, RSS, loop delay,
                           pool waits, lost/duplicated events); --soak-minutes 30 --soak-clients 2000 --soak-lots 50
   --no-profile            skip the CPU profile of the worst ratio
@@ -90,6 +99,11 @@ export function parseOptions(argv: string[]): Options {
     expiryWatchers: quick ? 3 : 10,
     attackSeconds: quick ? 4 : 12,
     stormSizes: quick ? [300] : [10000],
+    cityLots: quick ? 20 : 200,
+    cityClients: quick ? 400 : 20_000,
+    cityRate: quick ? 10 : 20,
+    cityBookings: quick ? 4 : 6,
+    citySeconds: quick ? 4 : 15,
     only: new Set(SCENARIOS),
     soak: false,
     soakMinutes: quick ? 2 : 30,
@@ -159,6 +173,21 @@ export function parseOptions(argv: string[]): Options {
       case '--storm-sizes':
         o.stormSizes = list(value()).sort((x, y) => x - y);
         break;
+      case '--city-lots':
+        o.cityLots = int(value());
+        break;
+      case '--city-clients':
+        o.cityClients = int(value());
+        break;
+      case '--city-rate':
+        o.cityRate = int(value());
+        break;
+      case '--city-bookings':
+        o.cityBookings = int(value());
+        break;
+      case '--city-seconds':
+        o.citySeconds = int(value());
+        break;
       case '--only': {
         const names = value().split(',').map((s) => s.trim());
         for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario ${n}`);
@@ -194,6 +223,8 @@ export function parseOptions(argv: string[]): Options {
   }
   // The fan-out holds max(sizes) sockets on each of three servers at once: keep every load
   // process well under the open-files limit (20,000 here) and the memory scenario's largest size too.
-  if (!clientsGiven) o.clients = Math.max(2, Math.ceil((3 * Math.max(...o.sizes)) / 12_000), Math.ceil(Math.max(...o.connSizes) / 12_000));
+  // The city holds cityClients sockets on each of four deployments at once (city.ts).
+  const city = o.only.has('city') || o.only.has('city-nodes') ? Math.ceil((4 * o.cityClients) / 12_000) : 0;
+  if (!clientsGiven) o.clients = Math.max(2, Math.ceil((3 * Math.max(...o.sizes)) / 12_000), Math.ceil(Math.max(...o.connSizes) / 12_000), city);
   return o;
 }
