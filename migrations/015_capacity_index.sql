@@ -41,6 +41,8 @@ create function public.capacity_bucket(t timestamptz) returns timestamptz
 language sql immutable parallel safe
 set search_path = ''
 as $$ select date_bin(interval '15 minutes', t, timestamptz '2000-01-01 00:00:00+00') $$;
+revoke execute on function public.capacity_bucket(timestamptz) from public, anon, authenticated;
+grant execute on function public.capacity_bucket(timestamptz) to service_role;
 
 -- The most partial windows of bucket [p_bucket, +15 min) holding the lot at any one instant of
 -- [p_from, p_to) ⊆ that bucket: a partial window starts or ends strictly inside the bucket. Same
