@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { adminClaims, direct, userClaims } from './helpers/direct.js';
+import { seeded } from './helpers/seeded.js';
 
 /** 006's lot_peak_holds: the most holding bookings at one instant of [$2, $3), by a sweep over all of them. */
 const ORACLE = `
@@ -26,18 +27,6 @@ const MIN = 60_000_000; // µs
 const BUCKET = 15 * MIN;
 /** An instant as µs since the epoch, in SQL (JS dates stop at ms; windows here go down to 1 µs). */
 const at = (us: number) => `(timestamptz 'epoch' + ${Math.round(us)} * interval '1 microsecond')`;
-
-/** A seeded generator (mulberry32): the same seed replays the same bookings and questions. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sys = <T>(fn: (c: pg.Client) => Promise<T>) => direct(null, fn);
 
@@ -97,7 +86,7 @@ describe('capacity index (015): lot_peak_holds without scanning every hold', fun
   it('randomized: equals the old scan after inserts, cancellations, moves and deletes (seeded)', async () => {
     const seed = Number(process.env.CAPACITY_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`      (seed ${seed}; replay with CAPACITY_SEED=${seed})`);
-    const r = rng(seed);
+    const r = seeded(seed);
     const lot = await newLot(100_000);
     const t0 = await alignedDayAhead();
     // Instants on bucket edges, on whole minutes, on whole seconds and anywhere (µs), over 12 h.

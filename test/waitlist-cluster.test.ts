@@ -15,6 +15,7 @@ import { request } from './helpers/http.js';
 import { waitUntil } from './helpers/measure.js';
 import { type Cluster, type ClusterNode, startCluster, startServerProcess } from './helpers/processes.js';
 import { TEST_SECRET, TEST_WEBHOOK_SECRET } from './helpers/server.js';
+import { seeded } from './helpers/seeded.js';
 
 const WAITERS = 200;
 const CAPACITY = 30;
@@ -34,18 +35,6 @@ const OPEN_LIMITS = {
   // longer than the default 10 s statement timeout.
   DATABASE_QUERY_TIMEOUT_MS: '120000',
 };
-
-/** A small seeded generator (mulberry32): the seed is printed, so a failure can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function pool<T>(items: T[], concurrency: number, work: (item: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -76,7 +65,7 @@ describe('waitlist across nodes: 200 waiters, spaces freed concurrently, a node 
 
   it('offers go strictly by priority then arrival, one per freed space, none lost, positions live', async () => {
     console.log(`      waitlist seed ${seed} (WAITLIST_SEED=${seed} replays it)`);
-    const random = rng(seed);
+    const random = seeded(seed);
     const c = cluster!;
     const [A, B] = c.nodes as [ClusterNode, ClusterNode];
     const nodeFor = (i: number) => (i % 2 === 0 ? A : B);
