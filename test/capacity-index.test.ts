@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { adminClaims, direct, userClaims } from './helpers/direct.js';
-import { seeded } from './helpers/seeded.js';
+import { seeded } from './fuzz/rng.js';
 
 /** 006's lot_peak_holds: the most holding bookings at one instant of [$2, $3), by a sweep over all of them. */
 const ORACLE = `

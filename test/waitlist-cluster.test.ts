@@ -15,7 +15,7 @@ import { request } from './helpers/http.js';
 import { waitUntil } from './helpers/measure.js';
 import { type Cluster, type ClusterNode, startCluster, startServerProcess } from './helpers/processes.js';
 import { TEST_SECRET, TEST_WEBHOOK_SECRET } from './helpers/server.js';
-import { seeded } from './helpers/seeded.js';
+import { seeded } from './fuzz/rng.js';
 
 const WAITERS = 200;
 const CAPACITY = 30;

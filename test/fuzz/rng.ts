@@ -49,6 +49,12 @@ export class Rng {
   }
 }
 
+/** The same generator as a plain function, for suites that only draw numbers (the seed they print replays them). */
+export function seeded(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
+}
+
 /** A sub-seed per test, so one test can be replayed alone with the same FUZZ_SEED. */
 export function rngFor(seed: number, name: string): Rng {
   let h = 2166136261;
